@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The CLI runs the built main-process code (out/main), which `npm install` builds through the `prepare` script.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const cli = fileURLToPath(new URL('../out/main/cli.js', import.meta.url));
+if (!existsSync(cli)) {
+  process.stderr.write('clemplay is not built yet: run `npm install` (or `npm run build`) in the clemplay folder.\n');
+  process.exit(1);
+}
+const { runCli } = await import(pathToFileURL(cli).href);
+process.exitCode = await runCli(process.argv);

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { _electron, expect, test, type Page, type TestInfo } from '@playwright/test';
+import { findElectronBinary } from '../scripts/electron-binary.mjs';
+import { serveApp, type ServedApp } from './web-host';
+
+const root = join(import.meta.dirname, '..');
+const officialEntries = JSON.parse(readFileSync(join(root, 'registry', 'model_registry.json'), 'utf8')) as Array<{
+  model_name: string;
+  backend: string;
+}>;
+const pageIds = ['registry', 'playground', 'chat', 'pair', 'games', 'local-models', 'settings'];
+
+async function seesRegistryRows(page: Page): Promise<void> {
+  await page.getByTestId('nav-registry').click();
+  const rows = page.getByTestId('registry-row');
+  await expect(rows).toHaveCount(officialEntries.length);
+  await expect(rows.first().getByTestId('registry-model-name')).toHaveText(officialEntries[0]!.model_name);
+  await expect(rows.first().getByTestId('registry-backend')).toHaveText(officialEntries[0]!.backend);
+  await expect(page.getByTestId('registry-model-name')).toContainText(officialEntries.map((entry) => entry.model_name));
+}
+
+async function visitsEveryPage(page: Page, testInfo: TestInfo, prefix: string): Promise<void> {
+  for (const id of pageIds) {
+    await page.getByTestId(`nav-${id}`).click();
+    await expect(page.getByTestId(`page-${id}`)).toBeVisible();
+    await expect(page.getByTestId(`nav-${id}`)).toHaveAttribute('aria-current', 'page');
+    const path = testInfo.outputPath(`${prefix}-${id}.png`);
+    await page.screenshot({ path });
+    await testInfo.attach(`${prefix}-${id}`, { path, contentType: 'image/png' });
+  }
+}
+
+async function ticksArriveAndStop(page: Page): Promise<void> {
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('ticks-start').click();
+  await expect(page.getByTestId('ticks-state')).toHaveText('running');
+  await expect
+    .poll(async () => Number(await page.getByTestId('ticks-count').textContent()), { timeout: 10_000 })
+    .toBeGreaterThanOrEqual(3);
+  await page.getByTestId('ticks-stop').click();
+  await expect(page.getByTestId('ticks-state')).toHaveText('stopped');
+  const stoppedAt = Number(await page.getByTestId('ticks-count').textContent());
+  // Ticks come every 200 ms; a second of silence shows the subscription really ended.
+  await page.waitForTimeout(1000);
+  expect(Number(await page.getByTestId('ticks-count').textContent())).toBe(stoppedAt);
+}
+
+test.describe('web host in Chromium', () => {
+  let app: ServedApp;
+  test.beforeAll(async () => {
+    app = await serveApp();
+  });
+  test.afterAll(async () => {
+    await app.stop();
+  });
+
+  test('shows the official registry rows', async ({ page }) => {
+    await page.goto(app.url);
+    await seesRegistryRows(page);
+    // The token left the address bar once the page had it.
+    expect(page.url()).not.toContain('token=');
+  });
+
+  test('navigates every page', async ({ page }, testInfo) => {
+    await page.goto(app.url);
+    await visitsEveryPage(page, testInfo, 'web');
+  });
+
+  test('ticks arrive over the WebSocket and stop when unsubscribed', async ({ page }) => {
+    await page.goto(app.url);
+    await page.getByTestId('nav-settings').click();
+    await expect(page.getByTestId('app-transport')).toHaveText('websocket');
+    await ticksArriveAndStop(page);
+  });
+
+  test('refuses the page without the token', async ({ request }) => {
+    const withoutToken = app.url.replace(/\?token=.*$/, '');
+    expect((await request.get(withoutToken)).status()).toBe(401);
+    expect((await request.get(`${withoutToken}?token=wrong`)).status()).toBe(403);
+  });
+});
+
+test.describe('Electron app', () => {
+  const binary = findElectronBinary();
+  // The list reporter does not print skip reasons; say it where the person running the tests will see it.
+  if (binary === null) console.log('Electron app: skipped: Electron binary not available');
+
+  // Playwright requires the fixtures argument to be a destructuring pattern, even when no fixture is used.
+  // eslint-disable-next-line no-empty-pattern
+  test('shows the registry, every page and ticks over IPC', async ({}, testInfo) => {
+    test.skip(binary === null, 'skipped: Electron binary not available');
+    const electronApp = await _electron.launch({ executablePath: binary!, args: [root] });
+    try {
+      const page = await electronApp.firstWindow();
+      await seesRegistryRows(page);
+      await visitsEveryPage(page, testInfo, 'electron');
+      await expect(page.getByTestId('app-transport')).toHaveText('ipc');
+      await ticksArriveAndStop(page);
+    } finally {
+      await electronApp.close();
+    }
+  });
+});

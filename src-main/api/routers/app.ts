@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { procedure, router } from '../trpc.js';
+
+const appInfo = z.object({
+  /** The app's version. */
+  version: z.string(),
+  /** Node's `process.platform` of the main process. */
+  platform: z.string(),
+  /** How this client reached the API. */
+  transport: z.enum(['ipc', 'websocket', 'in-process']),
+});
+/** What `app.info` answers. */
+export type AppInfo = z.infer<typeof appInfo>;
+
+const ticksInput = z
+  .object({
+    /** Milliseconds between ticks, 10..60000; default 1000. */
+    intervalMs: z.number().int().min(10).max(60_000).default(1000),
+  })
+  .default({ intervalMs: 1000 });
+
+/** One value of the `app.ticks` subscription. */
+export interface Tick {
+  /** 1 for the first tick, then counting up. */
+  count: number;
+  /** Milliseconds since the epoch when the tick was sent. */
+  at: number;
+}
+
+/** Resolves after `ms`, or at once (false) when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Counts the ticks still running, so tests can see that a cancelled subscription really stopped. */
+export const activeTickers = { count: 0 };
+
+export const appRouter = router({
+  info: procedure.output(appInfo).query(({ ctx }) => ({
+    version: ctx.services.version,
+    platform: process.platform,
+    transport: ctx.transport,
+  })),
+
+  ticks: procedure.input(ticksInput).subscription(async function* ({ input, signal }): AsyncGenerator<Tick> {
+    const stop = signal ?? new AbortController().signal;
+    activeTickers.count += 1;
+    try {
+      for (let count = 1; await sleep(input.intervalMs, stop); count += 1) {
+        yield { count, at: Date.now() };
+      }
+    } finally {
+      activeTickers.count -= 1;
+    }
+  }),
+});

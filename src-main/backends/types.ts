@@ -1,0 +1,50 @@
+import type { ChatMessage, GenerationOptions, StreamPart } from '../../src-shared/chat.js';
+import type { JsonObject } from '../../src-shared/json.js';
+
+/** What a backend is asked to generate from. */
+export interface GenerateRequest {
+  messages: ChatMessage[];
+  options: GenerationOptions;
+}
+
+/** A model made from a resolved spec by a backend. */
+export interface Model {
+  /** The resolved spec this model was made from. */
+  readonly spec: JsonObject;
+  /**
+   * Streams one generation. It never throws: failures arrive as an `error` part, and every stream ends with
+   * exactly one `end` or `error` part. Aborting `signal` ends it with `end: abort` after a `usage` part.
+   */
+  generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<StreamPart>;
+  dispose(): Promise<void>;
+}
+
+/** A question the human backend puts to a person. */
+export interface HumanInputRequest {
+  /** Unique per question; the answer names it. */
+  requestId: string;
+  /** The conversation so far, for showing to the person. */
+  messages: ChatMessage[];
+}
+
+/**
+ * Connects the human backend to a person: the API (an event, then `chat.humanReply`) or the terminal (a line
+ * read from stdin). `ask` resolves with the person's answer, or rejects when `signal` aborts.
+ */
+export interface HumanInputBroker {
+  ask(request: HumanInputRequest, signal: AbortSignal): Promise<string>;
+}
+
+/** Where backends get what is not in the spec: API keys, a person to ask, the local-model runtime. */
+export interface BackendContext {
+  /** The API key for a backend name (optionally for one base URL), or undefined when none is set. */
+  getApiKey(backend: string, baseUrl?: string): Promise<string | undefined>;
+  /** Where the human backend asks; backends other than `human` never need it. */
+  humanInput?: HumanInputBroker;
+}
+
+/** A backend: makes models of its name from resolved specs. */
+export interface Backend {
+  readonly name: string;
+  createModel(spec: JsonObject, context: BackendContext): Promise<Model>;
+}

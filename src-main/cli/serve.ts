@@ -1,0 +1,37 @@
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { startWebHost, type WebHost } from '../host/web-host.js';
+import { createAppServices } from '../services.js';
+
+/** Parses a TCP port for commander; 0 means "any free port". */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('expected a port number from 0 to 65535.');
+  return port;
+}
+
+/** Starts the web host, prints the one line people and scripts wait for, and stops on SIGINT/SIGTERM. */
+export async function serve(port: number): Promise<WebHost> {
+  const services = createAppServices();
+  const host = await startWebHost({ services, port, rendererDir: join(services.appRoot, 'out', 'renderer') });
+  const stop = (): void => {
+    void host.close().then(() => process.exit(0));
+  };
+  // Handlers first: whoever reads the line below may signal at once, and an unhandled SIGTERM kills at once.
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.stdout.write(`clemplay: serving at ${host.url}\n`);
+  return host;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the app in a browser: the UI and its API on 127.0.0.1, behind a per-run token')
+    .option('-p, --port <port>', 'TCP port on 127.0.0.1 (0 picks a free one)', parsePort, 0)
+    .action(async (options: { port: number }) => {
+      await serve(options.port);
+      // Keep the process alive until a signal stops the host.
+      await new Promise<never>(() => undefined);
+    });
+}

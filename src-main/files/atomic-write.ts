@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** File mode of a newly written file (e.g. 0o600 for secrets); default 0o644. */
+  mode?: number;
+  /** Keep the previous version as `<file>.bak` before replacing it; default false. */
+  backup?: boolean;
+  /** Called after the temp file is complete and synced, before the rename: tests use it to simulate a crash. */
+  beforeRename?: (temporaryPath: string) => Promise<void>;
+}
+
+/**
+ * Writes a file so that readers see the old or the new content, never a mix, even if the process dies midway:
+ * write a temp file in the same folder, fsync it, rename it over the target, fsync the folder.
+ */
+export async function writeFileAtomic(path: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
+  const directory = dirname(path);
+  await mkdir(directory, { recursive: true });
+  const temporaryPath = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temporaryPath, 'wx', options.mode ?? 0o644);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await options.beforeRename?.(temporaryPath);
+    if (options.backup) {
+      await copyFile(path, `${path}.bak`).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await rm(temporaryPath, { force: true });
+    throw error;
+  }
+  const folder = await open(directory, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+}

@@ -1,0 +1,45 @@
+import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
+import type { ApiRouter } from '../../src-main/api/router';
+import type { ClemplayBridge } from '../../src-shared/bridge';
+import { createIpcWebSocketClass } from '../../src-shared/ipc-socket';
+
+declare global {
+  interface Window {
+    /** Present only inside Electron: the preload's bridge. */
+    clemplay?: ClemplayBridge;
+  }
+}
+
+/** The typed API client; the renderer never knows which transport carries it. */
+export type ApiClient = TRPCClient<ApiRouter>;
+
+/**
+ * Electron gives us the preload bridge; a browser reached the web host, which set a cookie with the token when it
+ * served this page, so the WebSocket to the same origin is authorised without the token in any script-visible place.
+ */
+function createSocketClient() {
+  const bridge = window.clemplay;
+  if (bridge !== undefined) {
+    // The IPC class implements the part of WebSocket that tRPC's client uses, not the whole DOM interface.
+    const IpcWebSocket = createIpcWebSocketClass(bridge, (callback) =>
+      setTimeout(callback, 0),
+    ) as unknown as typeof WebSocket;
+    return createWSClient({ url: 'ipc://clemplay/api', WebSocket: IpcWebSocket });
+  }
+  const url = new URL('/api', window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.search = '';
+  url.hash = '';
+  return createWSClient({ url: url.href });
+}
+
+export const api: ApiClient = createTRPCClient<ApiRouter>({ links: [wsLink({ client: createSocketClient() })] });
+
+/** The `{ code, message }` an API error carries (see src-shared/errors.ts), for display. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (typeof error === 'object' && error !== null && 'data' in error) {
+    const data = (error as { data?: { app?: { code: string; message: string } } }).data;
+    if (data?.app) return data.app;
+  }
+  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,52 @@
+import { create } from 'zustand';
+import { api, describeError } from './api/client';
+import type { ApiClient } from './api/client';
+
+/** The pages of the app, in navigation order. */
+export const pages = [
+  { id: 'registry', label: 'Registry' },
+  { id: 'playground', label: 'Playground' },
+  { id: 'chat', label: 'Chat' },
+  { id: 'pair', label: 'Pair' },
+  { id: 'games', label: 'Games' },
+  { id: 'local-models', label: 'Local models' },
+  { id: 'settings', label: 'Settings' },
+] as const;
+
+/** A page id. */
+export type PageId = (typeof pages)[number]['id'];
+
+type RegistryRows = Awaited<ReturnType<ApiClient['registry']['list']['query']>>;
+
+function pageFromHash(hash: string): PageId {
+  const id = hash.replace(/^#\/?/, '');
+  return pages.find((page) => page.id === id)?.id ?? 'registry';
+}
+
+interface AppState {
+  page: PageId;
+  registry: { rows: RegistryRows; loading: boolean; error: string | null };
+  goTo(page: PageId): void;
+  loadRegistry(): Promise<void>;
+}
+
+export const useAppStore = create<AppState>((set) => ({
+  page: pageFromHash(window.location.hash),
+  registry: { rows: [], loading: false, error: null },
+  goTo(page) {
+    window.location.hash = `/${page}`;
+    set({ page });
+  },
+  async loadRegistry() {
+    set((state) => ({ registry: { ...state.registry, loading: true, error: null } }));
+    try {
+      const rows = await api.registry.list.query();
+      set({ registry: { rows, loading: false, error: null } });
+    } catch (error) {
+      const { code, message } = describeError(error);
+      set((state) => ({ registry: { ...state.registry, loading: false, error: `${code}: ${message}` } }));
+    }
+  },
+}));
+
+window.addEventListener('hashchange', () => useAppStore.setState({ page: pageFromHash(window.location.hash) }));

@@ -1,0 +1,49 @@
+import type { AppErrorShape } from './errors.js';
+
+/** Who said a message. */
+export type Role = 'system' | 'user' | 'assistant';
+
+/** One chat message. */
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+/**
+ * Per-call generation options. Each one left out falls back to the spec's own value of the same name
+ * (top level or under `model_config`), then to the backend's default.
+ */
+export interface GenerationOptions {
+  /** Sampling temperature, 0..2; default: the backend's (OpenAI: 1). */
+  temperature?: number;
+  /** Upper bound on generated tokens; default: the backend's. */
+  max_tokens?: number;
+  /** Nucleus sampling mass, 0..1. */
+  top_p?: number;
+  /** Sampling seed, for backends that honour one. */
+  seed?: number;
+  /** Strings that end generation when produced (not included in the output). */
+  stop?: string[];
+}
+
+/** Token counts of one generation; `null` where the backend did not say. */
+export interface Usage {
+  /** Tokens in the prompt. */
+  input_tokens: number | null;
+  /** Tokens generated so far. */
+  output_tokens: number | null;
+}
+
+/** Why a generation ended. */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
+
+/** One part of a streamed generation (a discriminated union on `type`). */
+export type StreamPart =
+  | { type: 'text-delta'; text: string }
+  | { type: 'reasoning-delta'; text: string }
+  | { type: 'usage'; usage: Usage }
+  /** The human backend waits for a person: answer with `chat.humanReply` and this `request_id`. */
+  | { type: 'human-input-needed'; request_id: string; prompt: string }
+  | { type: 'end'; reason: Exclude<FinishReason, 'error'> }
+  /** The generation failed; `partial` is true when text streamed before the error (and was kept). */
+  | { type: 'error'; error: AppErrorShape; partial: boolean };

@@ -1,0 +1,52 @@
+/**
+ * The closed set of error codes that cross the API (DESIGN.md, "Backends"), plus `conflict` for refused
+ * registry writes and `not-found` for lookups of things that do not exist.
+ */
+export const errorCodes = [
+  'no-match',
+  'invalid-spec',
+  'invalid-input',
+  'not-found',
+  'conflict',
+  'auth',
+  'rate-limit',
+  'network',
+  'timeout',
+  'model-load',
+  'out-of-memory',
+  'aborted',
+  'internal',
+] as const;
+
+/** One of {@link errorCodes}. */
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** The shape of every error that crosses the API: a code, a message a person can act on, optional details. */
+export interface AppErrorShape {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** An error with a code from the closed set; main throws it, the API carries its shape to the client. */
+export class AppError extends Error implements AppErrorShape {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toShape(): AppErrorShape {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
+}
