@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
-  /** File mode of a newly written file (e.g. 0o600 for secrets); default 0o644. */
+  /** File mode (e.g. 0o600 for secrets); default: the replaced file's mode, or 0o644 for a new file. */
   mode?: number;
   /** Keep the previous version as `<file>.bak` before replacing it; default false. */
   backup?: boolean;
@@ -20,8 +20,16 @@ export async function writeFileAtomic(path: string, content: string, options: At
   const directory = dirname(path);
   await mkdir(directory, { recursive: true });
   const temporaryPath = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporaryPath, 'wx', options.mode ?? 0o644);
+  // A user who made their file private (0600) keeps it private when we replace it.
+  const mode =
+    options.mode ??
+    (await stat(path).then(
+      (info) => info.mode & 0o777,
+      () => 0o644,
+    ));
+  const handle = await open(temporaryPath, 'wx', mode);
   try {
+    await handle.chmod(mode);
     await handle.writeFile(content, 'utf8');
     await handle.sync();
   } finally {

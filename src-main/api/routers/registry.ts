@@ -1,27 +1,65 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { AppError } from '../../../src-shared/errors.js';
-import { isJsonObject, type JsonObject } from '../../../src-shared/json.js';
+import type { RegistryChange } from '../../registry/registry-stack.js';
+import { entryAddress, jsonObject } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
 
-const jsonObject = z.custom<JsonObject>(isJsonObject, { message: 'expected a JSON object' });
-
-const listedEntry = z.object({
-  /** The entry as written in its file. */
-  entry: jsonObject,
-  /** Position of the entry in its file, from 0. */
-  index: z.number().int().nonnegative(),
-  /** Absolute path of the file. */
-  file: z.string(),
-});
-/** One row of `registry.list`. */
-export type ListedEntry = z.infer<typeof listedEntry>;
-
 export const registryRouter = router({
-  list: procedure.output(z.array(listedEntry)).query(async ({ ctx }) => {
-    const file = ctx.services.officialRegistryPath;
-    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
-    if (!Array.isArray(parsed)) throw new AppError('invalid-spec', `${file}: expected a list of entries`);
-    return parsed.filter(isJsonObject).map((entry, index) => ({ entry, index, file }));
+  /** Every entry of the stack, highest priority first, as written in its file. */
+  list: procedure.query(({ ctx }) => ctx.services.registry.entries()),
+
+  get: procedure
+    .input(entryAddress.pick({ file: true, index: true }))
+    .query(({ ctx, input }) => ctx.services.registry.get(input.file, input.index)),
+
+  /** The stack's files with their load status and problems. */
+  files: procedure.query(({ ctx }) => ctx.services.registry.files()),
+
+  /** Creates (no index) or replaces (index) an entry; official entries are overridden in the user registry. */
+  save: procedure
+    .input(
+      z.object({
+        file: z.string().min(1).max(4096).optional(),
+        index: z.number().int().nonnegative().optional(),
+        entry: jsonObject,
+        version: z.string().max(128).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => ctx.services.registry.save(input)),
+
+  duplicate: procedure
+    .input(entryAddress)
+    .mutation(({ ctx, input }) => ctx.services.registry.duplicate(input.file, input.index, input.version)),
+
+  delete: procedure
+    .input(entryAddress)
+    .mutation(({ ctx, input }) => ctx.services.registry.remove(input.file, input.index, input.version)),
+
+  /** Moves an entry one place up or down: earlier entries win lookups. */
+  move: procedure
+    .input(entryAddress.extend({ direction: z.enum(['up', 'down']) }))
+    .mutation(({ ctx, input }) => ctx.services.registry.move(input.file, input.index, input.direction, input.version)),
+
+  /** One event per change of a registry file (saved here, or edited outside the app). */
+  changes: procedure.subscription(async function* ({ ctx, signal }): AsyncGenerator<RegistryChange> {
+    const queue: RegistryChange[] = [];
+    let wake: (() => void) | null = null;
+    const stop = ctx.services.registry.onChange((change) => {
+      queue.push(change);
+      wake?.();
+    });
+    const aborted = new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    try {
+      while (!signal?.aborted) {
+        const change = queue.shift();
+        if (change !== undefined) {
+          yield change;
+          continue;
+        }
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+        wake = null;
+      }
+    } finally {
+      stop();
+    }
   }),
 });

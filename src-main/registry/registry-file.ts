@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { JsonObject } from '../../src-shared/json.js';
+import { locate } from '../../src-shared/spec/parse-query.js';
+import { registryEntrySchema } from './registry-schema.js';
+
+/** Why a registry file could not be used: a message naming the file and where in it. */
+export interface RegistryFileProblem {
+  /** A sentence with the file, the place and what to do. */
+  message: string;
+  /** 1-based line and column of a JSON syntax error. */
+  line?: number;
+  column?: number;
+  /** The entry (0-based) and key path of a schema error. */
+  entryIndex?: number;
+  keyPath?: string;
+}
+
+/** A registry file as read from disk. */
+export type RegistryFileContent =
+  | {
+      status: 'ok';
+      /** The entries as written in the file (not tagged with lookup_source). */
+      entries: JsonObject[];
+      /** Whether the file held one bare object rather than a list (kept that way on write when possible). */
+      singleObject: boolean;
+      /** sha256 of the bytes read: a write is refused when the file no longer has them. */
+      hash: string;
+    }
+  | { status: 'missing' }
+  | { status: 'error'; problem: RegistryFileProblem; hash: string };
+
+/** sha256 of a file's text, the version stamp of optimistic concurrency. */
+export function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A JSON syntax error: the offset (UTF-16 code units) of the first character that breaks the grammar, and why. */
+interface JsonSyntaxError {
+  offset: number;
+  detail: string;
+}
+
+function describeCharacter(character: string): string {
+  const code = character.charCodeAt(0);
+  return code < 0x20 || code === 0x7f || code === 0xfeff ? JSON.stringify(character) : `'${character}'`;
+}
+
+const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const hexDigitsPattern = /^[0-9A-Fa-f]{4}$/;
+const escapedCharacters = new Set(['"', '\\', '/', 'b', 'f', 'n', 'r', 't']);
+
+/** Scans a JSON string literal starting at its opening quote: the offset after it, or where it breaks. */
+function scanString(text: string, start: number): number | JsonSyntaxError {
+  let position = start + 1;
+  while (position < text.length) {
+    const character = text.charAt(position);
+    if (character === '"') return position + 1;
+    if (character.charCodeAt(0) < 0x20) {
+      return { offset: position, detail: `control character ${describeCharacter(character)} in a string` };
+    }
+    if (character === '\\') {
+      const escaped = text.charAt(position + 1);
+      if (escaped === 'u' && hexDigitsPattern.test(text.slice(position + 2, position + 6))) position += 6;
+      else if (escapedCharacters.has(escaped)) position += 2;
+      else return { offset: position, detail: 'bad escape sequence in a string' };
+      continue;
+    }
+    position++;
+  }
+  return { offset: text.length, detail: 'unterminated string' };
+}
+
+type Expectation = 'value' | 'value-or-close' | 'key' | 'key-or-close' | 'colon' | 'comma-or-close' | 'end';
+
+/**
+ * Finds the first syntax error of strict JSON (what JSON.parse accepts). Only used once JSON.parse has failed: V8's
+ * messages do not always say where (Node 20's "Unexpected token" names no position), and a person needs the place.
+ * Iterative, so deeply nested garbage cannot overflow the stack.
+ */
+export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
+  const containers: ('array' | 'object')[] = [];
+  let expectation: Expectation = 'value';
+  let position = 0;
+  const afterValue = (): Expectation => (containers.length === 0 ? 'end' : 'comma-or-close');
+  for (;;) {
+    while (position < text.length && ' \t\n\r'.includes(text.charAt(position))) position++;
+    if (position >= text.length) {
+      return expectation === 'end' ? null : { offset: text.length, detail: 'unexpected end of the file' };
+    }
+    const character = text.charAt(position);
+    const unexpected = (expected: string): JsonSyntaxError => ({
+      offset: position,
+      detail: `unexpected ${describeCharacter(character)}; expected ${expected}`,
+    });
+    switch (expectation) {
+      case 'value':
+      case 'value-or-close': {
+        if (character === ']' && expectation === 'value-or-close') {
+          containers.pop();
+          position++;
+          expectation = afterValue();
+        } else if (character === '{' || character === '[') {
+          containers.push(character === '{' ? 'object' : 'array');
+          position++;
+          expectation = character === '{' ? 'key-or-close' : 'value-or-close';
+        } else if (character === '"') {
+          const end = scanString(text, position);
+          if (typeof end !== 'number') return end;
+          position = end;
+          expectation = afterValue();
+        } else {
+          numberPattern.lastIndex = position;
+          const number = numberPattern.exec(text);
+          const word = ['true', 'false', 'null'].find((literal) => text.startsWith(literal, position));
+          if (number !== null) position += number[0].length;
+          else if (word !== undefined) position += word.length;
+          else return unexpected('a value (object, array, string, number, true, false or null)');
+          expectation = afterValue();
+        }
+        break;
+      }
+      case 'key':
+      case 'key-or-close': {
+        if (character === '}' && expectation === 'key-or-close') {
+          containers.pop();
+          position++;
+          expectation = afterValue();
+        } else if (character === '"') {
+          const end = scanString(text, position);
+          if (typeof end !== 'number') return end;
+          position = end;
+          expectation = 'colon';
+        } else {
+          return unexpected('a double-quoted property name');
+        }
+        break;
+      }
+      case 'colon': {
+        if (character !== ':') return unexpected("':' after a property name");
+        position++;
+        expectation = 'value';
+        break;
+      }
+      case 'comma-or-close': {
+        const close = containers.at(-1) === 'object' ? '}' : ']';
+        if (character === ',') {
+          position++;
+          expectation = close === '}' ? 'key' : 'value';
+        } else if (character === close) {
+          containers.pop();
+          position++;
+          expectation = afterValue();
+        } else {
+          return unexpected(`',' or '${close}'`);
+        }
+        break;
+      }
+      case 'end':
+        return unexpected('nothing after the JSON value');
+    }
+  }
+}
+
+/** Where JSON.parse broke, and why: our own scan when it finds the place, else what V8 says. */
+function syntaxErrorPlace(text: string, error: SyntaxError): { line: number; column: number; detail: string } {
+  const found = findJsonSyntaxError(text);
+  if (found !== null) return { ...locate(text, found.offset), detail: found.detail };
+  const detail = error.message.replace(/\s*(in JSON )?at position \d+.*$/, '');
+  const lineColumn = /line (\d+) column (\d+)/.exec(error.message);
+  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]), detail };
+  const position = /position (\d+)/.exec(error.message);
+  if (position) return { ...locate(text, Number(position[1])), detail };
+  return { ...locate(text, text.length), detail };
+}
+
+/** The value at a zod issue path, to tell a missing key from a key of the wrong type. */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value);
+  return `${typeof value} ${text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
+}
+
+function checkEntry(entry: unknown): { message: string; keyPath: string } | null {
+  const checked = registryEntrySchema.safeParse(entry);
+  if (checked.success) return null;
+  const issue = checked.error.issues[0];
+  const path = issue?.path ?? [];
+  const keyPath = path.map(String).join('.');
+  const what = keyPath === '' ? 'the entry' : `"${keyPath}"`;
+  // zod 4 does not report the offending input by default, so look at the entry to tell "missing" from "wrong type".
+  const actual = valueAt(entry, path);
+  let detail: string;
+  if (issue?.code === 'invalid_type' && actual === undefined) detail = 'is missing';
+  else if (issue?.code === 'invalid_type')
+    detail = `must be ${issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, not ${describeValue(actual)}`;
+  else if (issue?.code === 'too_small' && typeof actual === 'string') detail = 'must not be empty';
+  else detail = `is invalid: ${issue?.message ?? 'rejected'}`;
+  return { message: `${what} ${detail}; every entry is an object with a string "model_name" and "backend"`, keyPath };
+}
+/** What is wrong with one entry (as a sentence), or null when it is a valid registry entry. */
+export function registryEntryProblem(entry: unknown): string | null {
+  return checkEntry(entry)?.message ?? null;
+}
+
+/** Parses and validates a registry file's text; `file` is only used in messages. */
+export function parseRegistryText(file: string, text: string): RegistryFileContent {
+  const hash = hashText(text);
+  if (text.trim() === '') {
+    return {
+      status: 'error',
+      hash,
+      problem: {
+        message: `${file}: the file is empty; a registry is a JSON list of entries, e.g. []`,
+        line: 1,
+        column: 1,
+      },
+    };
+  }
+  // Windows editors may start a UTF-8 file with a byte-order mark; JSON.parse refuses it, editors do not show it.
+  const json = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    const { line, column, detail } = syntaxErrorPlace(json, error as SyntaxError);
+    return {
+      status: 'error',
+      hash,
+      problem: { message: `${file}:${line}:${column}: invalid JSON: ${detail}`, line, column },
+    };
+  }
+  const singleObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  if (!singleObject && !Array.isArray(parsed)) {
+    return {
+      status: 'error',
+      hash,
+      problem: {
+        message: `${file}: a registry must be a JSON list of entries (or one entry object), not ${describeValue(parsed)}`,
+      },
+    };
+  }
+  const entries: unknown[] = singleObject ? [parsed] : (parsed as unknown[]);
+  for (const [entryIndex, entry] of entries.entries()) {
+    const checked = checkEntry(entry);
+    if (checked === null) continue;
+    return {
+      status: 'error',
+      hash,
+      problem: { message: `${file}: entry ${entryIndex}: ${checked.message}`, entryIndex, keyPath: checked.keyPath },
+    };
+  }
+  return { status: 'ok', entries: entries as JsonObject[], singleObject, hash };
+}
+
+/** Reads a registry file; a missing file is not an error (the user and working-directory registries are optional). */
+export async function readRegistryFile(path: string): Promise<RegistryFileContent> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
+    return {
+      status: 'error',
+      hash: '',
+      problem: { message: `${path}: cannot read the file: ${(error as Error).message}` },
+    };
+  }
+  return parseRegistryText(path, text);
+}
+
+/** The text a registry file is written as: 2-space JSON, entry order kept, a final newline. */
+export function formatRegistry(entries: readonly JsonObject[], singleObject: boolean): string {
+  const value = singleObject && entries.length === 1 ? entries[0] : entries;
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
