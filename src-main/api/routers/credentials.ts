@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { procedure, router } from '../trpc.js';
+
+/** A backend name as registries spell them. */
+const backendName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a backend name such as openai or openai_compatible');
+const baseUrl = z.url({ protocol: /^https?$/ }).max(2048);
+
+/**
+ * API keys. Nothing here ever returns a key: status says set or not, where from, and `…` + its last 4 characters.
+ */
+export const credentialsRouter = router({
+  status: procedure
+    .input(z.object({ backend: backendName.optional(), base_url: baseUrl.optional() }).optional())
+    .query(async ({ ctx, input }) =>
+      input?.backend === undefined
+        ? ctx.services.credentials.status()
+        : [await ctx.services.credentials.status(input.backend, input.base_url)],
+    ),
+
+  /** Stores a key (the OS key store in the app; a 0600 file for the CLI and web host); returns the new status. */
+  set: procedure
+    .input(z.object({ backend: backendName, key: z.string().min(1).max(4096), base_url: baseUrl.optional() }))
+    .mutation(({ ctx, input }) => ctx.services.credentials.set(input.backend, input.key, input.base_url)),
+
+  clear: procedure
+    .input(z.object({ backend: backendName, base_url: baseUrl.optional() }))
+    .mutation(({ ctx, input }) => ctx.services.credentials.clear(input.backend, input.base_url)),
+});

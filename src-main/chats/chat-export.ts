@@ -1,0 +1,105 @@
+import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
+import { redactText } from '../backends/openai-shared.js';
+import type { Chat, StoredChatMessage } from './chat-schema.js';
+
+/**
+ * Field names that hold secrets: `key`, `api_key`, `apiKey`, `x-api-key`, `token`, `access_token`, `password`,
+ * `authorization`, … The last word must be one of them, so `max_tokens` and `tokenizer` stay.
+ */
+const secretFieldPattern = /(?:^|[_.-])(?:api[_-]?key|key|token|secret|password|passwd|authorization|credentials?)$/i;
+/** The camelCase spellings (`apiKey`, `accessToken`); case-sensitive, so that `monkey` is no key. */
+const camelCaseSecretFieldPattern = /[a-z0-9](?:Key|Token|Secret|Password)$/;
+
+/** Whether a field of that name is dropped from exports. */
+export function isSecretFieldName(name: string): boolean {
+  return secretFieldPattern.test(name) || camelCaseSecretFieldPattern.test(name);
+}
+
+/** Removes user names and passwords from URLs (`http://user:pass@host` → `http://host`) and key-shaped text. */
+function redactString(text: string): string {
+  return redactText(text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1'), []);
+}
+
+/** A copy of a spec without secret-named fields (at any depth), URL credentials or key-shaped strings. */
+export function redactSpec(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return redactString(value);
+  if (Array.isArray(value)) return value.map((item) => redactSpec(item));
+  if (isJsonObject(value)) {
+    const copy: JsonObject = {};
+    for (const [name, item] of Object.entries(value)) {
+      if (!isSecretFieldName(name)) copy[name] = redactSpec(item);
+    }
+    return copy;
+  }
+  return value;
+}
+
+function redactSpecObject(value: JsonObject): JsonObject {
+  const redacted = redactSpec(value);
+  return isJsonObject(redacted) ? redacted : {};
+}
+
+/** The query as typed, redacted: JSON text is redacted as an object and written back compactly. */
+function redactQuery(query: Chat['spec_query']): Chat['spec_query'] {
+  if (typeof query !== 'string') return redactSpecObject(query);
+  if (query.trim().startsWith('{')) {
+    try {
+      const parsed: unknown = JSON.parse(query);
+      if (isJsonObject(parsed)) return JSON.stringify(redactSpecObject(parsed));
+    } catch {
+      // Not strict JSON (clemcore's Python-style quotes, say): the text patterns below still apply.
+    }
+  }
+  return redactString(query);
+}
+
+/** A copy of a chat fit to leave the app: the specs without secrets (the chat holds no keys by construction). */
+export function redactChat(chat: Chat): Chat {
+  const copy: Chat = { ...chat, spec_query: redactQuery(chat.spec_query) };
+  if (chat.resolved_spec !== undefined) copy.resolved_spec = redactSpecObject(chat.resolved_spec);
+  return copy;
+}
+
+/** The chat as pretty-printed JSON (the stored format, redacted), ending with a newline. */
+export function exportChatJson(chat: Chat): string {
+  return `${JSON.stringify(redactChat(chat), null, 2)}\n`;
+}
+
+function describeModel(chat: Chat): string {
+  const resolved = chat.resolved_spec === undefined ? undefined : redactSpecObject(chat.resolved_spec);
+  const query = redactQuery(chat.spec_query);
+  const name =
+    (typeof resolved?.model_name === 'string' && resolved.model_name) ||
+    (typeof query === 'object' && typeof query.model_name === 'string' && query.model_name) ||
+    (typeof query === 'string' ? query.trim() : JSON.stringify(query));
+  const backend = typeof resolved?.backend === 'string' ? resolved.backend : undefined;
+  return backend === undefined ? name : `${name} (${backend})`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function messageSection(message: StoredChatMessage): string {
+  const marks = [...(message.partial ? ['partial'] : []), ...(message.error === undefined ? [] : ['error'])];
+  const heading = `### ${message.role}${marks.length === 0 ? '' : ` (${marks.join(', ')})`}`;
+  const parts = [heading, message.content.trim() === '' ? '_(no text)_' : message.content.trimEnd()];
+  if (message.error !== undefined) {
+    parts.push(`> **Error** (${message.error.code}): ${oneLine(message.error.message)}`);
+  }
+  return parts.join('\n\n');
+}
+
+/**
+ * The chat as Markdown: the title, the model and the date, then the system prompt and each message as a
+ * `### user` / `### assistant` section; partial and failed replies are marked in their heading.
+ */
+export function exportChatMarkdown(chat: Chat): string {
+  const title = oneLine(chat.title) || 'Untitled chat';
+  const sections = [`# ${title}`, `- Model: ${describeModel(chat)}\n- Date: ${chat.created_at}`];
+  if (chat.system !== undefined && chat.system.trim() !== '') {
+    sections.push(`### system\n\n${chat.system.trimEnd()}`);
+  }
+  for (const message of chat.messages) sections.push(messageSection(message));
+  return `${sections.join('\n\n')}\n`;
+}
