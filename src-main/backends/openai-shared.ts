@@ -464,14 +464,15 @@ class Watchdog {
   readonly controller = new AbortController();
   private interruption: Interruption | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private resolveInterrupted: (reason: Interruption) => void = () => undefined;
-  private readonly interrupted: Promise<Interruption>;
+  /** When the armed countdown runs out, and what it interrupts then. */
+  private deadline = 0;
+  private armedReason: Interruption = 'abort';
+  /** When the one timer fires; a later deadline needs no new timer. */
+  private timerAt = 0;
+  private readonly waiters = new Set<(reason: Interruption) => void>();
   private readonly onAbort = (): void => this.interrupt('abort');
 
   constructor(private readonly signal: AbortSignal) {
-    this.interrupted = new Promise((resolve) => {
-      this.resolveInterrupted = resolve;
-    });
     if (signal.aborted) this.interrupt('abort');
     else signal.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -480,10 +481,27 @@ class Watchdog {
     return this.interruption;
   }
 
+  /**
+   * (Re)starts the countdown to `reason`. Called for every chunk of a stream, so it moves a deadline instead of
+   * replacing a timer each time: the one timer re-checks the deadline when it fires.
+   */
   arm(milliseconds: number, reason: Interruption): void {
     if (this.interruption !== undefined) return;
+    this.deadline = performance.now() + milliseconds;
+    this.armedReason = reason;
+    if (this.timer !== undefined && this.timerAt <= this.deadline) return;
+    this.schedule(milliseconds);
+  }
+
+  private schedule(milliseconds: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.interrupt(reason), milliseconds);
+    this.timerAt = performance.now() + milliseconds;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const left = this.deadline - performance.now();
+      if (left > 1) this.schedule(left);
+      else this.interrupt(this.armedReason);
+    }, milliseconds);
   }
 
   interrupt(reason: Interruption): void {
@@ -491,15 +509,30 @@ class Watchdog {
     this.interruption = reason;
     clearTimeout(this.timer);
     this.controller.abort();
-    this.resolveInterrupted(reason);
+    for (const waiter of [...this.waiters]) waiter(reason);
+    this.waiters.clear();
   }
 
+  /**
+   * Waits for `promise` unless the stream is interrupted first. A stream races every chunk, so a waiter is added
+   * and removed per call rather than chaining onto one long-lived promise, which would keep a reaction per chunk.
+   */
   race<T>(promise: Promise<T>): Promise<Raced<T>> {
-    // The interruption goes first so that, when both are settled, it wins.
-    return Promise.race([
-      this.interrupted.then((reason): Raced<T> => ({ interrupted: true, reason })),
-      promise.then((value): Raced<T> => ({ interrupted: false, value })),
-    ]);
+    if (this.interruption !== undefined) return Promise.resolve({ interrupted: true, reason: this.interruption });
+    return new Promise<Raced<T>>((resolve, reject) => {
+      const onInterrupt = (reason: Interruption): void => resolve({ interrupted: true, reason });
+      this.waiters.add(onInterrupt);
+      promise.then(
+        (value) => {
+          this.waiters.delete(onInterrupt);
+          resolve({ interrupted: false, value });
+        },
+        (error: unknown) => {
+          this.waiters.delete(onInterrupt);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Ends the attempt: timers off, and the HTTP request cancelled if it is still open. */
@@ -833,12 +866,33 @@ class OpenAIStyleModel implements Model {
   }
 }
 
+/**
+ * The spec with `base_url` and `organization` from the credentials (clemcore's key.json) where it has none of its
+ * own: the spec always wins, so a registry entry can point one model elsewhere.
+ */
+async function withStoredConnection(
+  flavour: OpenAIFlavour,
+  spec: JsonObject,
+  context: BackendContext,
+): Promise<JsonObject> {
+  if (context.getConnection === undefined) return spec;
+  const hasBaseUrl = readSpecSetting(spec, 'base_url') !== undefined;
+  const hasOrganization = readSpecSetting(spec, 'organization') !== undefined;
+  if (hasBaseUrl && hasOrganization) return spec;
+  const stored = await context.getConnection(flavour.name);
+  return {
+    ...spec,
+    ...(!hasBaseUrl && stored.baseUrl !== undefined ? { base_url: stored.baseUrl } : {}),
+    ...(!hasOrganization && stored.organization !== undefined ? { organization: stored.organization } : {}),
+  };
+}
+
 /** Makes an OpenAI-style {@link Backend} of `flavour`. */
 export function createOpenAIStyleBackend(flavour: OpenAIFlavour, options: OpenAIBackendOptions = {}): Backend {
   return {
     name: flavour.name,
     async createModel(spec, context) {
-      const connection = readConnection(flavour, spec, options);
+      const connection = readConnection(flavour, await withStoredConnection(flavour, spec, context), options);
       return new OpenAIStyleModel(spec, flavour, connection, context);
     },
   };
@@ -855,7 +909,7 @@ export async function listOpenAIStyleModels(
   options: OpenAIBackendOptions = {},
   signal?: AbortSignal,
 ): Promise<string[]> {
-  const connection = readConnection(flavour, spec, options, false);
+  const connection = readConnection(flavour, await withStoredConnection(flavour, spec, context), options, false);
   let apiKey = await context.getApiKey(flavour.name, connection.baseUrl);
   if (apiKey === '') apiKey = undefined;
   const secrets = apiKey === undefined ? [] : [apiKey];

@@ -41,6 +41,11 @@ export interface BackendContext {
   getApiKey(backend: string, baseUrl?: string): Promise<string | undefined>;
   /** Where the human backend asks; backends other than `human` never need it. */
   humanInput?: HumanInputBroker;
+  /**
+   * What the credentials hold beside keys for a backend (clemcore kept `base_url` and `organisation` in key.json);
+   * used where the spec has no such key.
+   */
+  getConnection?(backend: string): Promise<{ baseUrl?: string; organization?: string }>;
 }
 
 /** A backend: makes models of its name from resolved specs. */

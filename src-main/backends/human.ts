@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { StreamPart } from '../../src-shared/chat.js';
+import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
+import type { JsonObject } from '../../src-shared/json.js';
+import { normalizeMessages } from './options.js';
+import type { Backend, BackendContext, GenerateRequest, HumanInputBroker, Model } from './types.js';
+
+class HumanModel implements Model {
+  constructor(
+    readonly spec: JsonObject,
+    private readonly broker: HumanInputBroker,
+  ) {}
+
+  async *generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<StreamPart> {
+    const messages = normalizeMessages(request.messages);
+    const requestId = randomUUID();
+    const lastUser = [...messages].reverse().find((message) => message.role === 'user');
+    yield { type: 'human-input-needed', request_id: requestId, prompt: lastUser?.content ?? '' };
+    let answer: string;
+    try {
+      answer = await this.broker.ask({ requestId, messages }, signal);
+    } catch (error) {
+      if (signal.aborted) {
+        yield { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } };
+        yield { type: 'end', reason: 'abort' };
+      } else {
+        yield { type: 'error', error: toAppErrorShape(error), partial: false };
+      }
+      return;
+    }
+    if (answer !== '') yield { type: 'text-delta', text: answer };
+    yield { type: 'usage', usage: { input_tokens: null, output_tokens: null } };
+    yield { type: 'end', reason: 'stop' };
+  }
+
+  async dispose(): Promise<void> {}
+}
+
+/** A person answers: through the API (an event, then `chat.humanReply`) or a line typed in the terminal. */
+export const backend: Backend = {
+  name: 'human',
+  async createModel(spec: JsonObject, context: BackendContext) {
+    if (context.humanInput === undefined) {
+      throw new AppError('invalid-input', 'the human backend needs a person to ask, and none is connected here');
+    }
+    return new HumanModel(spec, context.humanInput);
+  },
+};

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findAppRoot } from '../paths.js';
+import { startFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
+
+// `clemplay chat` as a person runs it, on the build `npm test` makes first, with its own config and data folders.
+const root = findAppRoot();
+const home = mkdtempSync(join(tmpdir(), 'clemplay-cli-chat-'));
+const registry = join(home, 'model_registry.json');
+let fake: FakeOpenAIServer;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAIServer();
+  writeFileSync(
+    registry,
+    JSON.stringify([
+      { model_name: 'scripted', backend: 'programmatic', responses: ['Hello there, friend.', 'Second reply.'] },
+      {
+        model_name: 'slow',
+        backend: 'programmatic',
+        responses: ['one two three four five six seven eight'],
+        delay_ms: 300,
+      },
+      { model_name: 'local', backend: 'openai_compatible', model_id: 'm', base_url: fake.baseUrl },
+      { model_name: 'paid', backend: 'openai', model_id: 'gpt-4o-mini', base_url: fake.baseUrl },
+    ]),
+  );
+});
+afterAll(() => fake.close());
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function clemplay(args: string[], input = '', onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
+  return new Promise<Run>((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'clemplay.mjs'), ...args], {
+      cwd: home,
+      env: {
+        ...process.env,
+        XDG_CONFIG_HOME: join(home, 'config'),
+        XDG_DATA_HOME: join(home, 'data'),
+        OPENAI_API_KEY: '',
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      onStderr?.(stderr, child);
+    });
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('clemplay chat', () => {
+  it('streams one reply to stdout and statistics to stderr', async () => {
+    const run = await clemplay(['chat', 'scripted', 'hi', '--registry', registry]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('Hello there, friend.');
+    expect(run.stderr).toMatch(/\[stop\] 3 tokens, [\d.–]+ tokens\/s, time to first token \d+ ms/);
+  });
+
+  it('--json prints one final object', async () => {
+    const run = await clemplay(['chat', 'local', 'hi', '--json', '--registry', registry, '--max-tokens', '5']);
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(result).toMatchObject({ finish_reason: 'stop', usage: { output_tokens: expect.any(Number) } });
+    expect(typeof result.text).toBe('string');
+    const request = fake.requests.at(-1)?.body as Record<string, unknown>;
+    expect(request).toMatchObject({ model: 'm', max_tokens: 5 });
+  });
+
+  it('sends --system and --temperature', async () => {
+    await clemplay(['chat', 'local', 'hi', '--system', 'be brief', '--temperature', '0.5', '--registry', registry]);
+    expect(fake.requests.at(-1)?.body).toMatchObject({
+      temperature: 0.5,
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+  });
+
+  it('exits non-zero with error[code] on a failure', async () => {
+    const run = await clemplay(['chat', 'paid', 'hi', '--registry', registry]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('error[auth]: ');
+    expect(run.stderr).toContain('OPENAI_API_KEY');
+    const json = await clemplay(['chat', 'paid', 'hi', '--json', '--registry', registry]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ finish_reason: 'error', error: { code: 'auth' } });
+  });
+
+  it('exits 2 when the model spec does not resolve', async () => {
+    const run = await clemplay(['chat', '{"model_name": ', 'hi', '--registry', registry]);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('error[invalid-spec]: invalid JSON at line 1');
+  });
+
+  it('runs an interactive session from stdin, one message per line, keeping the history', async () => {
+    const run = await clemplay(['chat', 'scripted', '--registry', registry, '--json'], 'hi\nand again\n');
+    expect(run.status).toBe(0);
+    const replies = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { text: string });
+    expect(replies.map((reply) => reply.text)).toEqual(['Hello there, friend.', 'Second reply.']);
+  });
+
+  it('Ctrl+C stops the reply in progress', async () => {
+    let interrupted = false;
+    const run = await clemplay(['chat', 'slow', 'go', '--registry', registry], '', (stderr, child) => {
+      void stderr;
+      if (!interrupted) {
+        interrupted = true;
+        setTimeout(() => child.kill('SIGINT'), 700);
+      }
+    });
+    expect(run.stderr).toContain('[abort]');
+    expect(run.stdout.length).toBeGreaterThan(0);
+    expect(run.stdout.split(' ').length).toBeLessThan(8);
+  });
+});
