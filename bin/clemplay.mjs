@@ -8,5 +8,10 @@ if (!existsSync(cli)) {
   process.stderr.write('clemplay is not built yet: run `npm install` (or `npm run build`) in the clemplay folder.\n');
   process.exit(1);
 }
+// `clemplay models | head` closes the pipe early; that is the reader's choice, not an error.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 const { runCli } = await import(pathToFileURL(cli).href);
 process.exitCode = await runCli(process.argv);

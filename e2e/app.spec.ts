@@ -74,6 +74,50 @@ test.describe('web host in Chromium', () => {
     await ticksArriveAndStop(page);
   });
 
+  test('the playground resolves a spec and shows why', async ({ page }) => {
+    await page.goto(app.url);
+    await page.getByTestId('nav-playground').click();
+    await page.getByTestId('playground-query').fill('{"model_name": "gpt-4o", "temperature": 0}');
+    await page.getByTestId('playground-resolve').click();
+    await expect(page.getByTestId('playground-spec')).toContainText('"backend": "openai"');
+    await expect(page.getByTestId('playground-from-query')).toHaveText('model_name, temperature');
+    await expect(page.getByTestId('playground-from-entry')).toContainText('backend');
+    await expect(page.getByTestId('playground-verdict')).toHaveCount(officialEntries.length);
+    await expect(page.locator('[data-testid="playground-verdict"].winner')).toContainText('"gpt-4o"');
+    await page.getByTestId('playground-query').fill('{"model_name": ');
+    await page.getByTestId('playground-resolve').click();
+    await expect(page.getByTestId('playground-error')).toContainText('invalid-spec: invalid JSON at line 1');
+  });
+
+  test('chats with a programmatic model, stops a reply, and answers as the human player', async ({ page }) => {
+    await page.goto(app.url);
+    await page.getByTestId('nav-chat').click();
+    await page.getByTestId('chat-model').fill('mock');
+    await page.getByTestId('chat-input').fill('hello from the browser');
+    await page.getByTestId('chat-send').click();
+    await expect(page.getByTestId('chat-message-assistant')).toContainText('hello from the browser');
+
+    await page.getByTestId('chat-new').click();
+    await page.getByTestId('chat-model').fill('{"model_name": "slow", "backend": "programmatic", "delay_ms": 200}');
+    await page.getByTestId('chat-input').fill('one two three four five six seven eight nine ten');
+    await page.getByTestId('chat-send').click();
+    await expect(page.getByTestId('chat-message-assistant')).toContainText('one');
+    await page.getByTestId('chat-stop').click();
+    await expect(page.getByTestId('chat-message-assistant')).toContainText('(stopped)');
+    const stoppedText = await page.getByTestId('chat-message-assistant').textContent();
+    await page.waitForTimeout(600);
+    expect(await page.getByTestId('chat-message-assistant').textContent()).toBe(stoppedText);
+    expect(stoppedText).not.toContain('ten');
+
+    await page.getByTestId('chat-new').click();
+    await page.getByTestId('chat-model').fill('human');
+    await page.getByTestId('chat-input').fill('your move?');
+    await page.getByTestId('chat-send').click();
+    await page.getByTestId('chat-human-answer').fill('e2e4');
+    await page.getByTestId('chat-human-send').click();
+    await expect(page.getByTestId('chat-message-assistant')).toHaveText(/assistante2e4/);
+  });
+
   test('refuses the page without the token', async ({ request }) => {
     const withoutToken = app.url.replace(/\?token=.*$/, '');
     expect((await request.get(withoutToken)).status()).toBe(401);

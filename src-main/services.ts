@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { findAppRoot, readAppVersion } from './paths.js';
+import type { BackendContext } from './backends/types.js';
+import { HumanInputHub } from './chat/human-input-hub.js';
+import { ChatStore } from './chats/chat-store.js';
+import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
+import type { SecretVault } from './credentials/secret-vault.js';
+import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
+import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -7,20 +13,83 @@ export interface AppServices {
   readonly version: string;
   /** The folder that holds registry/, out/ and package.json. */
   readonly appRoot: string;
-  /** The official registry shipped with the app. */
-  readonly officialRegistryPath: string;
+  /** Where settings, the user registry and credentials live. */
+  readonly configDir: string;
+  /** Where chats and downloaded models live. */
+  readonly dataDir: string;
+  /** The registry files, their entries and lookups. */
+  readonly registry: RegistryStack;
+  /** API keys: the OS key store (Electron), environment variables, clemcore's key.json, a 0600 file. */
+  readonly credentials: CredentialStore;
+  /** Saved chats. */
+  readonly chats: ChatStore;
+  /** Questions of the human backend waiting for `chat.humanReply`. */
+  readonly humanInput: HumanInputHub;
+  /** What backends get besides the spec. */
+  readonly backendContext: BackendContext;
+  /** Stops watchers and frees what the services hold. */
+  dispose(): Promise<void>;
 }
 
-/** Options of {@link createAppServices}; every field has a default for a normal run. */
+/** Options of {@link createAppServices}; every field has a default for a normal CLI or web-host run. */
 export interface AppServicesOptions {
   appRoot?: string;
+  /** The working directory, whose model_registry.json tops the stack; default process.cwd(). */
+  cwd?: string;
+  /** Default `$XDG_CONFIG_HOME/clemplay`; Electron passes its userData folder. */
+  configDir?: string;
+  /** Default `$XDG_DATA_HOME/clemplay`; Electron passes its userData folder. */
+  dataDir?: string;
+  /** `--registry FILE` options: replace the stack with exactly these files. */
+  registryFiles?: readonly string[];
+  /** Watch registry files and reload on external edits (the app and web host do; one-shot CLI commands don't). */
+  watch?: boolean;
+  /** Environment variables for API keys; default process.env. */
+  environment?: Readonly<Record<string, string | undefined>>;
+  /** The home folder, for clemcore's ~/.clemcore/key.json; default the user's. */
+  homeDirectory?: string;
+  /** The OS key store (Electron's safeStorage); the CLI and web host have none. */
+  vault?: SecretVault;
 }
 
-export function createAppServices(options: AppServicesOptions = {}): AppServices {
+export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
   const appRoot = options.appRoot ?? findAppRoot();
+  const configDir = options.configDir ?? defaultConfigDir();
+  const dataDir = options.dataDir ?? defaultDataDir();
+  const registry = await RegistryStack.open(
+    defaultRegistryFiles({
+      cwd: options.cwd ?? process.cwd(),
+      userDir: configDir,
+      officialPath: join(appRoot, 'registry', 'model_registry.json'),
+      ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
+    }),
+  );
+  if (options.watch) registry.watch();
+  const cwd = options.cwd ?? process.cwd();
+  const credentials = new CredentialStore({
+    configDir,
+    workingDirectory: cwd,
+    ...(options.environment ? { environment: options.environment } : {}),
+    ...(options.homeDirectory ? { homeDirectory: options.homeDirectory } : {}),
+    ...(options.vault ? { vault: options.vault } : {}),
+  });
+  const humanInput = new HumanInputHub();
   return {
     version: readAppVersion(appRoot),
     appRoot,
-    officialRegistryPath: join(appRoot, 'registry', 'model_registry.json'),
+    configDir,
+    dataDir,
+    registry,
+    credentials,
+    chats: new ChatStore({ directory: join(dataDir, 'chats') }),
+    humanInput,
+    backendContext: {
+      getApiKey: createBackendKeyResolver(credentials),
+      getConnection: (backend) => credentials.getConnection(backend),
+      humanInput,
+    },
+    async dispose() {
+      registry.close();
+    },
   };
 }

@@ -1,4 +1,6 @@
+import { ChatPage } from './pages/ChatPage';
 import { PlaceholderPage } from './pages/PlaceholderPage';
+import { PlaygroundPage } from './pages/PlaygroundPage';
 import { RegistryPage } from './pages/RegistryPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { pages, useAppStore, type PageId } from './store';
@@ -7,6 +9,10 @@ function Page({ page }: { page: PageId }) {
   switch (page) {
     case 'registry':
       return <RegistryPage />;
+    case 'chat':
+      return <ChatPage />;
+    case 'playground':
+      return <PlaygroundPage />;
     case 'settings':
       return <SettingsPage />;
     default:

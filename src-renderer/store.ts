@@ -17,6 +17,7 @@ export const pages = [
 export type PageId = (typeof pages)[number]['id'];
 
 type RegistryRows = Awaited<ReturnType<ApiClient['registry']['list']['query']>>;
+type RegistryFiles = Awaited<ReturnType<ApiClient['registry']['files']['query']>>;
 
 function pageFromHash(hash: string): PageId {
   const id = hash.replace(/^#\/?/, '');
@@ -25,14 +26,14 @@ function pageFromHash(hash: string): PageId {
 
 interface AppState {
   page: PageId;
-  registry: { rows: RegistryRows; loading: boolean; error: string | null };
+  registry: { rows: RegistryRows; files: RegistryFiles; loading: boolean; error: string | null };
   goTo(page: PageId): void;
   loadRegistry(): Promise<void>;
 }
 
 export const useAppStore = create<AppState>((set) => ({
   page: pageFromHash(window.location.hash),
-  registry: { rows: [], loading: false, error: null },
+  registry: { rows: [], files: [], loading: false, error: null },
   goTo(page) {
     window.location.hash = `/${page}`;
     set({ page });
@@ -40,8 +41,8 @@ export const useAppStore = create<AppState>((set) => ({
   async loadRegistry() {
     set((state) => ({ registry: { ...state.registry, loading: true, error: null } }));
     try {
-      const rows = await api.registry.list.query();
-      set({ registry: { rows, loading: false, error: null } });
+      const [rows, files] = await Promise.all([api.registry.list.query(), api.registry.files.query()]);
+      set({ registry: { rows, files, loading: false, error: null } });
     } catch (error) {
       const { code, message } = describeError(error);
       set((state) => ({ registry: { ...state.registry, loading: false, error: `${code}: ${message}` } }));
@@ -50,3 +51,6 @@ export const useAppStore = create<AppState>((set) => ({
 }));
 
 window.addEventListener('hashchange', () => useAppStore.setState({ page: pageFromHash(window.location.hash) }));
+
+// Registry files are watched in main; any change (a save here, an edit in another editor) reloads the list.
+api.registry.changes.subscribe(undefined, { onData: () => void useAppStore.getState().loadRegistry() });

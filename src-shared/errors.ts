@@ -50,3 +50,9 @@ export class AppError extends Error implements AppErrorShape {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
 }
+
+/** The API shape of anything thrown: an AppError as it is, anything else as `internal` with its message. */
+export function toAppErrorShape(error: unknown): AppErrorShape {
+  if (error instanceof AppError) return error.toShape();
+  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+}

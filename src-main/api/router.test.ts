@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAppServices } from '../services.js';
+import { createTestServices } from '../testing/services.js';
 import { apiRouter } from './router.js';
 import { activeTickers } from './routers/app.js';
 import { createCallerFactory } from './trpc.js';
 
-const services = createAppServices();
+const services = await createTestServices();
 const createCaller = createCallerFactory(apiRouter);
 const caller = createCaller({ services, transport: 'in-process' });
 
@@ -21,7 +22,8 @@ describe('api router', () => {
     expect(rows.length).toBeGreaterThan(5);
     rows.forEach((row, index) => {
       expect(row.index).toBe(index);
-      expect(row.file).toBe(services.officialRegistryPath);
+      expect(row.file).toBe(join(services.appRoot, 'registry', 'model_registry.json'));
+      expect(row.lookupSource).toBe('official');
       expect(typeof row.entry.model_name).toBe('string');
       expect(typeof row.entry.backend).toBe('string');
     });

@@ -1,11 +1,21 @@
 import { appRouter } from './routers/app.js';
+import { backendsRouter } from './routers/backends.js';
+import { chatRouter } from './routers/chat.js';
+import { chatsRouter } from './routers/chats.js';
+import { credentialsRouter } from './routers/credentials.js';
 import { registryRouter } from './routers/registry.js';
+import { specRouter } from './routers/spec.js';
 import { router } from './trpc.js';
 
 /** The whole API: one router, served over IPC (Electron) and WebSocket (web host). */
 export const apiRouter = router({
   app: appRouter,
   registry: registryRouter,
+  spec: specRouter,
+  chat: chatRouter,
+  backends: backendsRouter,
+  credentials: credentialsRouter,
+  chats: chatsRouter,
 });
 
 /** The router's type: the only thing the renderer imports from src-main (type-only). */

@@ -1,6 +1,6 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { ZodError } from 'zod';
-import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
+import { AppError, toAppErrorShape, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
 import type { AppServices } from '../services.js';
 
 /** How a client reached the API. */
@@ -12,15 +12,14 @@ export interface ApiContext {
   transport: Transport;
 }
 
-/** Turns any thrown error into the closed `{ code, message, details }` shape the renderer shows. */
-export function toAppErrorShape(error: unknown): AppErrorShape {
-  if (error instanceof AppError) return error.toShape();
+/** Turns any thrown error, bad input included, into the closed `{ code, message, details }` shape clients show. */
+export function apiErrorShape(error: unknown): AppErrorShape {
   if (error instanceof ZodError) {
     const issue = error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
     return { code: 'invalid-input', message: `invalid input${where}: ${issue?.message ?? 'rejected'}` };
   }
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+  return toAppErrorShape(error);
 }
 
 const t = initTRPC.context<ApiContext>().create({
@@ -31,11 +30,37 @@ const t = initTRPC.context<ApiContext>().create({
     const app =
       cause instanceof ZodError && error.code !== 'BAD_REQUEST'
         ? { code: 'internal' as const, message: `the API produced an invalid result: ${cause.issues[0]?.message}` }
-        : toAppErrorShape(cause);
+        : apiErrorShape(cause);
     return { ...shape, data: { ...shape.data, stack: undefined, app } };
   },
 });
 
+/** The tRPC code each of our error codes travels as, so logs and HTTP-minded tools see what kind it was. */
+const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
+  'no-match': 'NOT_FOUND',
+  'invalid-spec': 'BAD_REQUEST',
+  'invalid-input': 'BAD_REQUEST',
+  'not-found': 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  auth: 'UNAUTHORIZED',
+  'rate-limit': 'TOO_MANY_REQUESTS',
+  network: 'BAD_GATEWAY',
+  timeout: 'TIMEOUT',
+  'model-load': 'INTERNAL_SERVER_ERROR',
+  'out-of-memory': 'INTERNAL_SERVER_ERROR',
+  aborted: 'CLIENT_CLOSED_REQUEST',
+  internal: 'INTERNAL_SERVER_ERROR',
+};
+
+/** Every procedure: an AppError it throws keeps its code and message, and travels with the matching tRPC code. */
+export const procedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError && result.error.code === 'INTERNAL_SERVER_ERROR') {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: trpcCodes[cause.code], message: cause.message, cause });
+  }
+  return result;
+});
+
 export const router = t.router;
-export const procedure = t.procedure;
 export const createCallerFactory = t.createCallerFactory;

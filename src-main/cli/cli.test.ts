@@ -76,7 +76,7 @@ describe('clemplay CLI', () => {
         child.once('exit', (status) => resolve({ status, stderr }));
       });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(result.stderr).toContain(`error[network]: port ${port} on 127.0.0.1 is already in use`);
     } finally {
       blocker.close();
     }

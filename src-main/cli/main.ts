@@ -1,20 +1,27 @@
 import { Command, CommanderError } from 'commander';
-import { AppError } from '../../src-shared/errors.js';
-import { createAppServices } from '../services.js';
+import { toAppErrorShape } from '../../src-shared/errors.js';
+import { findAppRoot, readAppVersion } from '../paths.js';
+import { registerChatCommand } from './chat.js';
+import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
 
-/** Exit codes of the CLI. */
+/** Exit codes of the CLI: 2 for what the user can fix in the command (usage, query, registry), 1 for the rest. */
 export const exitCodes = { ok: 0, error: 1, usage: 2 } as const;
+
+/** Error codes that mean the command's input was wrong (exit 2), as opposed to a failure while running (exit 1). */
+const inputErrorCodes = new Set(['no-match', 'invalid-spec', 'invalid-input', 'not-found']);
 
 /** Builds the command tree; `output` lets tests capture what it prints. */
 export function createProgram(): Command {
   const program = new Command('clemplay')
     .description('A playground for language models: a unifying model registry, chat, pairs and games.')
-    .version(createAppServices().version, '-v, --version', 'print the version')
+    .version(readAppVersion(findAppRoot()), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showHelpAfterError()
     .exitOverride();
   registerServeCommand(program);
+  registerRegistryCommands(program);
+  registerChatCommand(program);
   return program;
 }
 
@@ -35,9 +42,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       if (error.code === 'commander.help') return exitCodes.ok;
       return exitCodes.usage;
     }
-    const code = error instanceof AppError ? error.code : 'internal';
-    const message = error instanceof Error ? error.message : String(error);
+    const { code, message } = toAppErrorShape(error);
     process.stderr.write(`error[${code}]: ${message}\n`);
-    return exitCodes.error;
+    return inputErrorCodes.has(code) ? exitCodes.usage : exitCodes.error;
   }
 }

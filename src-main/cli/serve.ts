@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { startWebHost, type WebHost } from '../host/web-host.js';
 import { createAppServices } from '../services.js';
+import { collect, registryOption } from './options.js';
 
 /** Parses a TCP port for commander; 0 means "any free port". */
 export function parsePort(value: string): number {
@@ -11,11 +12,11 @@ export function parsePort(value: string): number {
 }
 
 /** Starts the web host, prints the one line people and scripts wait for, and stops on SIGINT/SIGTERM. */
-export async function serve(port: number): Promise<WebHost> {
-  const services = createAppServices();
+export async function serve(port: number, registryFiles?: readonly string[]): Promise<WebHost> {
+  const services = await createAppServices({ watch: true, ...(registryFiles ? { registryFiles } : {}) });
   const host = await startWebHost({ services, port, rendererDir: join(services.appRoot, 'out', 'renderer') });
   const stop = (): void => {
-    void host.close().then(() => process.exit(0));
+    void Promise.all([host.close(), services.dispose()]).then(() => process.exit(0));
   };
   // Handlers first: whoever reads the line below may signal at once, and an unhandled SIGTERM kills at once.
   process.once('SIGINT', stop);
@@ -29,8 +30,9 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('serve the app in a browser: the UI and its API on 127.0.0.1, behind a per-run token')
     .option('-p, --port <port>', 'TCP port on 127.0.0.1 (0 picks a free one)', parsePort, 0)
-    .action(async (options: { port: number }) => {
-      await serve(options.port);
+    .option(registryOption.flags, registryOption.description, collect)
+    .action(async (options: { port: number; registry?: string[] }) => {
+      await serve(options.port, options.registry);
       // Keep the process alive until a signal stops the host.
       await new Promise<never>(() => undefined);
     });

@@ -4,15 +4,15 @@ import type { ClemplayBridge } from '../../src-shared/bridge.js';
 import { createIpcWebSocketClass } from '../../src-shared/ipc-socket.js';
 import type { ApiRouter } from '../api/router.js';
 import { activeTickers } from '../api/routers/app.js';
-import { createAppServices } from '../services.js';
+import { createTestServices } from '../testing/services.js';
 import { createIpcApiServer, parseBridgeSignal } from './ipc-transport.js';
 
 /**
  * Wires the renderer half (the bridge the preload exposes, the IPC WebSocket class) to the main half (the IPC API
  * server) the way Electron's ipcRenderer/ipcMain would, asynchronously and through structured-clone-able values.
  */
-function connect() {
-  const server = createIpcApiServer(createAppServices());
+async function connect() {
+  const server = createIpcApiServer(await createTestServices());
   const listeners = new Set<(data: string) => void>();
   const sender = { id: 7, reply: (data: string) => setTimeout(() => listeners.forEach((listener) => listener(data))) };
   const toMain = (value: unknown): void => {
@@ -43,7 +43,7 @@ describe('IPC transport', () => {
   });
 
   it('answers queries and names the ipc transport', async () => {
-    const connection = connect();
+    const connection = await connect();
     close = connection.close;
     const info = await connection.api.app.info.query();
     expect(info.transport).toBe('ipc');
@@ -52,7 +52,7 @@ describe('IPC transport', () => {
   });
 
   it('streams a subscription and stops it on the main side when unsubscribed', async () => {
-    const connection = connect();
+    const connection = await connect();
     close = connection.close;
     const counts: number[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -75,7 +75,7 @@ describe('IPC transport', () => {
   });
 
   it('stops every subscription when the renderer closes the connection', async () => {
-    const connection = connect();
+    const connection = await connect();
     await new Promise<void>((resolve) => {
       connection.api.app.ticks.subscribe({ intervalMs: 20 }, { onData: () => resolve() });
     });

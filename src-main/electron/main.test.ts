@@ -31,6 +31,7 @@ const electron = await vi.hoisted(async () => {
   }
   const app = Object.assign(new Emitter(), {
     whenReady: () => Promise.resolve(),
+    getPath: (name: string) => `/tmp/clemplay-electron-test/${name}`,
     quit: vi.fn(),
   });
   return {
@@ -41,6 +42,11 @@ const electron = await vi.hoisted(async () => {
     protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
     session: { defaultSession: { setPermissionRequestHandler: vi.fn() } },
     shell: { openExternal: vi.fn() },
+    safeStorage: {
+      isEncryptionAvailable: () => true,
+      encryptString: (text: string) => Buffer.from([...text].reverse().join('')),
+      decryptString: (buffer: Buffer) => [...buffer.toString()].reverse().join(''),
+    },
     net: { fetch: vi.fn() },
   };
 });
@@ -65,7 +71,7 @@ function navigationBlocked(contents: EventEmitter, event: string, url: string): 
 describe('Electron main (electron mocked)', () => {
   beforeAll(async () => {
     await import('./main.js');
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await vi.waitFor(() => expect(electron.windows).toHaveLength(1));
   });
 
   it('opens one hardened window on the app scheme', () => {

@@ -1,6 +1,6 @@
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, net, protocol, safeStorage, session, shell } from 'electron';
 import { apiChannel } from '../../src-shared/bridge.js';
 import { createAppServices } from '../services.js';
 import { createIpcApiServer, parseBridgeSignal } from './ipc-transport.js';
@@ -45,8 +45,20 @@ function createMainWindow(): void {
   void window.loadURL(devServerUrl ?? `${appOrigin}/index.html`);
 }
 
-void app.whenReady().then(() => {
-  const services = createAppServices();
+void app.whenReady().then(async () => {
+  const userData = app.getPath('userData');
+  const services = await createAppServices({
+    configDir: userData,
+    dataDir: userData,
+    watch: true,
+    // API keys live encrypted by the OS key store where it has one; never in the renderer.
+    vault: {
+      isAvailable: () => safeStorage.isEncryptionAvailable(),
+      encrypt: (text) => safeStorage.encryptString(text),
+      decrypt: (buffer) => safeStorage.decryptString(buffer),
+    },
+  });
+  app.on('will-quit', () => void services.dispose());
   serveRenderer(join(services.appRoot, 'out', 'renderer'));
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { activeTickers } from '../api/routers/app.js';
-import { createAppServices } from '../services.js';
+import { createTestServices } from '../testing/services.js';
 import { connectApiClient } from '../testing/api-client.js';
 import { apiPath, startWebHost, type WebHost } from './web-host.js';
 
@@ -51,7 +51,7 @@ function upgrade(url: string, headers: Record<string, string> = {}): Promise<'op
 describe('web host', () => {
   let host: WebHost;
   beforeAll(async () => {
-    host = await startWebHost({ services: createAppServices(), rendererDir, token: 'secret-token-123' });
+    host = await startWebHost({ services: await createTestServices(), rendererDir, token: 'secret-token-123' });
   });
   afterAll(async () => {
     await host.close();
@@ -168,7 +168,7 @@ describe('web host ports', () => {
       blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as { port: number }).port)),
     );
     try {
-      await expect(startWebHost({ services: createAppServices(), rendererDir, port })).rejects.toThrow(
+      await expect(startWebHost({ services: await createTestServices(), rendererDir, port })).rejects.toThrow(
         `port ${port} on 127.0.0.1 is already in use`,
       );
     } finally {
@@ -177,8 +177,8 @@ describe('web host ports', () => {
   });
 
   it('makes a different random token each run', async () => {
-    const first = await startWebHost({ services: createAppServices(), rendererDir });
-    const second = await startWebHost({ services: createAppServices(), rendererDir });
+    const first = await startWebHost({ services: await createTestServices(), rendererDir });
+    const second = await startWebHost({ services: await createTestServices(), rendererDir });
     try {
       expect(first.token).not.toBe(second.token);
       expect(first.token.length).toBeGreaterThanOrEqual(40);

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
+import { AppError } from '../../src-shared/errors.js';
 import { apiRouter } from '../api/router.js';
 import type { AppServices } from '../services.js';
 
@@ -146,7 +147,10 @@ function listen(server: Server, port: number): Promise<number> {
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`port ${port} on ${webHostAddress} is already in use; pick another with --port, or --port 0`)
+          ? new AppError(
+              'network',
+              `port ${port} on ${webHostAddress} is already in use; pick another with --port, or --port 0`,
+            )
           : error,
       );
     };

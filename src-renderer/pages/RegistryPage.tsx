@@ -6,7 +6,7 @@ function text(value: unknown): string {
 }
 
 export function RegistryPage() {
-  const { rows, loading, error } = useAppStore((state) => state.registry);
+  const { rows, files, loading, error } = useAppStore((state) => state.registry);
   const loadRegistry = useAppStore((state) => state.loadRegistry);
   useEffect(() => {
     void loadRegistry();
@@ -20,6 +20,14 @@ export function RegistryPage() {
           {error}
         </p>
       )}
+      {files
+        .filter((file) => file.status === 'error')
+        .map((file) => (
+          <p key={file.path} role="alert" className="error" data-testid="registry-file-problem">
+            {file.problem?.message}
+            {file.usingLastGood ? ' — its last good version is still in use.' : ''}
+          </p>
+        ))}
       {loading && rows.length === 0 && <p className="muted">Loading…</p>}
       <table className="table">
         <thead>
@@ -36,7 +44,9 @@ export function RegistryPage() {
               <td className="muted">{row.index}</td>
               <td data-testid="registry-model-name">{text(row.entry.model_name)}</td>
               <td data-testid="registry-backend">{text(row.entry.backend)}</td>
-              <td className="muted">{row.file.split(/[\\/]/).slice(-2).join('/')}</td>
+              <td className="muted" title={row.file}>
+                {row.lookupSource === 'official' ? 'official' : row.file.split(/[\\/]/).slice(-2).join('/')}
+              </td>
             </tr>
           ))}
         </tbody>
