@@ -74,7 +74,7 @@ test.describe('web host in Chromium', () => {
     await ticksArriveAndStop(page);
   });
 
-  test('the playground resolves a spec and shows why', async ({ page }) => {
+  test('the playground resolves a spec and shows why', async ({ page }, testInfo) => {
     await page.goto(app.url);
     await page.getByTestId('nav-playground').click();
     await page.getByTestId('playground-query').fill('{"model_name": "gpt-4o", "temperature": 0}');
@@ -84,12 +84,15 @@ test.describe('web host in Chromium', () => {
     await expect(page.getByTestId('playground-from-entry')).toContainText('backend');
     await expect(page.getByTestId('playground-verdict')).toHaveCount(officialEntries.length);
     await expect(page.locator('[data-testid="playground-verdict"].winner')).toContainText('"gpt-4o"');
+    await page.screenshot({ path: testInfo.outputPath('playground.png'), fullPage: true });
     await page.getByTestId('playground-query').fill('{"model_name": ');
     await page.getByTestId('playground-resolve').click();
     await expect(page.getByTestId('playground-error')).toContainText('invalid-spec: invalid JSON at line 1');
   });
 
-  test('chats with a programmatic model, stops a reply, and answers as the human player', async ({ page }) => {
+  test('chats with a programmatic model, stops a reply, and answers as the human player', async ({
+    page,
+  }, testInfo) => {
     await page.goto(app.url);
     await page.getByTestId('nav-chat').click();
     await page.getByTestId('chat-model').fill('mock');
@@ -116,6 +119,25 @@ test.describe('web host in Chromium', () => {
     await page.getByTestId('chat-human-answer').fill('e2e4');
     await page.getByTestId('chat-human-send').click();
     await expect(page.getByTestId('chat-message-assistant')).toHaveText(/assistante2e4/);
+    await page.screenshot({ path: testInfo.outputPath('chat.png'), fullPage: true });
+  });
+
+  test('stores an API key in Settings without ever showing it again', async ({ page }) => {
+    const secret = 'sk-e2e-secret-0123456789-LAST';
+    await page.goto(app.url);
+    await page.getByTestId('nav-settings').click();
+    await expect(page.getByTestId('key-status-openai')).toHaveText('not set');
+    await page.getByTestId('key-input-openai').fill(secret);
+    await page.getByTestId('key-save-openai').click();
+    await expect(page.getByTestId('key-status-openai')).toHaveText('set (…LAST) from config-file');
+    await expect(page.getByTestId('key-input-openai')).toHaveValue('');
+    expect(await page.content()).not.toContain(secret);
+    await page.reload();
+    await page.getByTestId('nav-settings').click();
+    await expect(page.getByTestId('key-status-openai')).toHaveText('set (…LAST) from config-file');
+    expect(await page.content()).not.toContain(secret);
+    await page.getByTestId('key-clear-openai').click();
+    await expect(page.getByTestId('key-status-openai')).toHaveText('not set');
   });
 
   test('refuses the page without the token', async ({ request }) => {
