@@ -79,9 +79,13 @@ export const layerRules = [
           paths: [{ name: 'electron', message: 'The renderer reaches main only through the API client.' }],
           patterns: [
             {
-              group: ['**/src-main/**'],
+              regex: '(^|/)src-main/(?!api/router(\\.js)?$)',
+              message: 'The renderer imports nothing from src-main but the API router type.',
+            },
+            {
+              group: ['**/src-main/api/router'],
               allowTypeImports: true,
-              message: 'The renderer imports only types from src-main (the API router type).',
+              message: 'The renderer imports only the type of the API router.',
             },
             { group: ['node:*'], message: 'The renderer runs in a browser: no Node built-ins.' },
           ],

@@ -12,14 +12,26 @@ export interface ServedApp {
 
 const root = join(import.meta.dirname, '..');
 
-/** Starts `node bin/clemplay.mjs serve --port 0 …` and waits for its serving line. */
+/**
+ * Starts `node bin/clemplay.mjs serve --port 0 …` and waits for its serving line. It runs in a fresh home (its own
+ * working directory, config and data folders, no API keys from the environment), so tests never read or change the
+ * real user's registry, chats or keys, and the user's set-up cannot change what the tests see.
+ */
 export function serveApp(extraArguments: string[] = [], environment: NodeJS.ProcessEnv = {}): Promise<ServedApp> {
+  const home = mkdtempSync(join(tmpdir(), 'clemplay-e2e-'));
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.endsWith('_API_KEY')));
   const child = spawn(
     process.execPath,
     [join(root, 'bin', 'clemplay.mjs'), 'serve', '--port', '0', ...extraArguments],
     {
-      cwd: root,
-      env: { ...process.env, ...environment },
+      cwd: home,
+      env: {
+        ...inherited,
+        XDG_CONFIG_HOME: join(home, 'config'),
+        XDG_DATA_HOME: join(home, 'data'),
+        HOME: home,
+        ...environment,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

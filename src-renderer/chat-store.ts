@@ -1,7 +1,10 @@
 import { create } from 'zustand';
-import type { Chat, StoredChatMessage } from '../src-main/chats/chat-schema';
 import type { ChatMessage } from '../src-shared/chat';
-import { api, describeError } from './api/client';
+import { api, describeError, type ApiOutputs } from './api/client';
+
+/** A saved chat, as the API returns it. */
+type Chat = ApiOutputs['chats']['get'];
+type StoredChatMessage = Chat['messages'][number];
 
 interface ChatState {
   query: string;
@@ -79,7 +82,13 @@ export const useChatStore = create<ChatState>((set, get) => {
       let chat = get().chat;
       if (chat === null) {
         const system = get().system.trim();
-        chat = await api.chats.create.mutate({ spec_query: get().query, ...(system ? { system } : {}) });
+        try {
+          chat = await api.chats.create.mutate({ spec_query: get().query, ...(system ? { system } : {}) });
+        } catch (error) {
+          const { code, message } = describeError(error);
+          set({ error: `${code}: ${message}` });
+          return;
+        }
         chat = { ...chat, title: text.slice(0, 60) };
       }
       const user: StoredChatMessage = { role: 'user', content: text, created_at: now() };
@@ -93,6 +102,19 @@ export const useChatStore = create<ChatState>((set, get) => {
           onData(part) {
             if (part.type === 'resolved') {
               const current = get().chat;
+              // A second "resolved" means the connection dropped and the client re-sent the request: a new
+              // generation started over. Stop it rather than glue its text onto the interrupted reply.
+              if (current?.resolved_spec !== undefined && current.messages.at(-1)?.content !== '') {
+                subscription?.unsubscribe();
+                updateReply((message) => ({
+                  ...message,
+                  finish_reason: 'error',
+                  error: { code: 'network', message: 'the connection dropped; the reply was interrupted' },
+                }));
+                set({ error: 'network: the connection dropped; the reply was interrupted' });
+                finish();
+                return;
+              }
               if (current !== null) set({ chat: { ...current, resolved_spec: part.spec } });
             } else if (part.type === 'text-delta') {
               updateReply((message) => ({ ...message, content: message.content + part.text }));
@@ -134,7 +156,8 @@ export const useChatStore = create<ChatState>((set, get) => {
       try {
         await api.chat.humanReply.mutate({ request_id: request.requestId, text });
       } catch (error) {
-        set({ error: describeError(error).message });
+        // The question still waits: give the person the answer box back.
+        set({ humanRequest: request, error: describeError(error).message });
       }
     },
   };

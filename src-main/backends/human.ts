@@ -15,10 +15,13 @@ class HumanModel implements Model {
     const messages = normalizeMessages(request.messages);
     const requestId = randomUUID();
     const lastUser = [...messages].reverse().find((message) => message.role === 'user');
+    // Ask first, so the question is waiting under its id before anyone can read the id and answer it.
+    const answered = this.broker.ask({ requestId, messages }, signal);
+    answered.catch(() => undefined);
     yield { type: 'human-input-needed', request_id: requestId, prompt: lastUser?.content ?? '' };
     let answer: string;
     try {
-      answer = await this.broker.ask({ requestId, messages }, signal);
+      answer = await answered;
     } catch (error) {
       if (signal.aborted) {
         yield { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } };

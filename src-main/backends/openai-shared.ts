@@ -649,8 +649,7 @@ class OpenAIStyleModel implements Model {
       yield errorPart({
         code: 'auth',
         message:
-          `No API key for backend ${this.flavour.name} — set it in Settings or ` +
-          `${this.flavour.apiKeyEnvironmentVariable}` +
+          missingKeyAdvice(this.flavour, this.connection.baseUrl) +
           (this.connection.specHasApiKey
             ? " (the model spec's `api_key` is ignored: keys never live in registry files)."
             : '.'),
@@ -867,6 +866,19 @@ class OpenAIStyleModel implements Model {
 }
 
 /**
+ * What to do about a missing key. A backend-wide OpenAI key is only ever sent to OpenAI itself, so a spec that points
+ * the openai backend at another server needs a key filed for that server.
+ */
+function missingKeyAdvice(flavour: OpenAIFlavour, baseUrl: string): string {
+  const elsewhere = flavour.defaultBaseUrl !== undefined && baseUrl !== flavour.defaultBaseUrl;
+  return elsewhere
+    ? `No API key for backend ${flavour.name} at ${displayUrl(baseUrl)} — keys from ${flavour.apiKeyEnvironmentVariable} ` +
+        `or set without a base URL are only sent to ${displayUrl(flavour.defaultBaseUrl ?? '')}; set a key for this ` +
+        'base URL in Settings or in key.json'
+    : `No API key for backend ${flavour.name} — set it in Settings or ${flavour.apiKeyEnvironmentVariable}`;
+}
+
+/**
  * The spec with `base_url` and `organization` from the credentials (clemcore's key.json) where it has none of its
  * own: the spec always wins, so a registry entry can point one model elsewhere.
  */
@@ -914,11 +926,7 @@ export async function listOpenAIStyleModels(
   if (apiKey === '') apiKey = undefined;
   const secrets = apiKey === undefined ? [] : [apiKey];
   if (apiKey === undefined && flavour.apiKeyRequired) {
-    throw new AppError(
-      'auth',
-      `No API key for backend ${flavour.name} — set it in Settings or ${flavour.apiKeyEnvironmentVariable}.`,
-      { backend: flavour.name },
-    );
+    throw new AppError('auth', `${missingKeyAdvice(flavour, connection.baseUrl)}.`, { backend: flavour.name });
   }
   const client = new OpenAI({
     apiKey: apiKey ?? 'no-key',

@@ -95,14 +95,17 @@ class ProgrammaticModel implements Model {
     });
     for (const word of words(answerFor(this.script, messages))) {
       await pause(this.script.delayMs, signal);
-      if (signal.aborted) {
+      const early = signal.aborted
+        ? 'abort'
+        : options.max_tokens !== undefined && outputTokens >= options.max_tokens
+          ? 'length'
+          : null;
+      if (early !== null) {
+        // Text held back as a possible start of a stop string was generated: it belongs to the reply.
+        const held = stops.flush();
+        if (held !== '') yield { type: 'text-delta', text: held };
         yield usage();
-        yield { type: 'end', reason: 'abort' };
-        return;
-      }
-      if (options.max_tokens !== undefined && outputTokens >= options.max_tokens) {
-        yield usage();
-        yield { type: 'end', reason: 'length' };
+        yield { type: 'end', reason: early };
         return;
       }
       outputTokens += 1;

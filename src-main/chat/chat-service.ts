@@ -54,8 +54,19 @@ export async function* streamChat(
     yield { type: 'error', error: toAppErrorShape(error), partial: false };
     return;
   }
+  let streamedText = false;
+  let ended = false;
   try {
-    yield* coalesceDeltas(model.generate({ messages: request.messages, options: request.options ?? {} }, signal));
+    for await (const part of coalesceDeltas(
+      model.generate({ messages: request.messages, options: request.options ?? {} }, signal),
+    )) {
+      if (part.type === 'text-delta' || part.type === 'reasoning-delta') streamedText = true;
+      if (part.type === 'end' || part.type === 'error') ended = true;
+      yield part;
+    }
+  } catch (error) {
+    // Backends report failures as parts; one that throws anyway must not reach the client as a transport error.
+    if (!ended) yield { type: 'error', error: toAppErrorShape(error), partial: streamedText };
   } finally {
     await model.dispose();
   }

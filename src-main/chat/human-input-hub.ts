@@ -1,18 +1,13 @@
 import { AppError } from '../../src-shared/errors.js';
 import type { HumanInputBroker } from '../backends/types.js';
 
-/** A question waiting for its answer. */
-interface PendingQuestion {
-  resolve(answer: string): void;
-  reject(error: Error): void;
-}
-
 /**
  * The API's human broker: `ask` parks the question under its id until `reply` brings the answer (from any client of
  * this process: the question went out as a `human-input-needed` stream part) or the generation is stopped.
  */
 export class HumanInputHub implements HumanInputBroker {
-  private readonly pending = new Map<string, PendingQuestion>();
+  /** The questions waiting, by request id: each maps to the function that delivers its answer. */
+  private readonly pending = new Map<string, (answer: string) => void>();
 
   ask(request: { requestId: string }, signal: AbortSignal): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -22,12 +17,9 @@ export class HumanInputHub implements HumanInputBroker {
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(request.requestId, {
-        resolve: (answer) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(answer);
-        },
-        reject,
+      this.pending.set(request.requestId, (answer) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(answer);
       });
     });
   }
@@ -39,7 +31,7 @@ export class HumanInputHub implements HumanInputBroker {
       throw new AppError('not-found', `no human player is waiting for an answer to request ${requestId}`);
     }
     this.pending.delete(requestId);
-    question.resolve(answer);
+    question(answer);
   }
 
   /** How many questions wait for an answer. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { exportChatJson, exportChatMarkdown, isSecretFieldName, redactChat } from './chat-export.js';
-import type { Chat } from './chat-schema.js';
+import { createChat, type Chat } from './chat-schema.js';
 
 const smallChat: Chat = {
   version: 1,
@@ -165,5 +165,14 @@ describe('exports never carry keys', () => {
     ['eos_to_cull', false],
   ])('treats the field %s as secret: %s', (name, secret) => {
     expect(isSecretFieldName(name)).toBe(secret);
+  });
+});
+
+describe('redaction of queries typed the clemcore way', () => {
+  it('drops an api_key from a single-quoted JSON query', () => {
+    const chat = createChat({ spec_query: "{'model_name': 'x', 'api_key': 'abc123-not-sk-shaped'}" });
+    const exported = exportChatJson(chat);
+    expect(exported).not.toContain('abc123-not-sk-shaped');
+    expect(exported).toContain('model_name');
   });
 });

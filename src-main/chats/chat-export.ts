@@ -1,3 +1,4 @@
+import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
 import { redactText } from '../backends/openai-shared.js';
 import type { Chat, StoredChatMessage } from './chat-schema.js';
@@ -43,12 +44,9 @@ function redactSpecObject(value: JsonObject): JsonObject {
 function redactQuery(query: Chat['spec_query']): Chat['spec_query'] {
   if (typeof query !== 'string') return redactSpecObject(query);
   if (query.trim().startsWith('{')) {
-    try {
-      const parsed: unknown = JSON.parse(query);
-      if (isJsonObject(parsed)) return JSON.stringify(redactSpecObject(parsed));
-    } catch {
-      // Not strict JSON (clemcore's Python-style quotes, say): the text patterns below still apply.
-    }
+    // The same reader as lookup, so clemcore's single-quoted specs are redacted field by field too.
+    const parsed = parseQuery(query);
+    if (parsed.ok) return JSON.stringify(redactSpecObject(parsed.query));
   }
   return redactString(query);
 }

@@ -201,3 +201,14 @@ describe('ChatStore', () => {
     expect(await store.exportMarkdown('chat-1')).toContain('# Greetings');
   });
 });
+
+describe('what a saved chat keeps on disk', () => {
+  it('never stores a key typed into the query', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'clemplay-chat-redact-'));
+    const store = new ChatStore({ directory });
+    const chat = createChat({ spec_query: { model_name: 'x', backend: 'openai', api_key: 'typed-key-0000000000' } });
+    await store.save(chat);
+    expect(await readFile(join(directory, `${chat.id}.json`), 'utf8')).not.toContain('typed-key-0000000000');
+    expect((await store.get(chat.id)).spec_query).toMatchObject({ model_name: 'x', backend: 'openai' });
+  });
+});

@@ -7,7 +7,7 @@ import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import { describeFileError, errnoCode, parseJsonObject } from '../credentials/json-file.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
 import { defaultDataDir } from '../paths.js';
-import { exportChatJson, exportChatMarkdown } from './chat-export.js';
+import { exportChatJson, exportChatMarkdown, redactChat } from './chat-export.js';
 import { chatIdPattern, chatSchema, type Chat } from './chat-schema.js';
 
 /** One line of {@link ChatStore.list}: a chat, or a file in the folder that could not be read as one. */
@@ -174,7 +174,8 @@ export class ChatStore {
     }
     const path = this.pathOf(parsed.data.id);
     try {
-      await writeFileAtomic(path, `${JSON.stringify(parsed.data, null, 2)}\n`, {
+      // A key typed into a query (the backends ignore it) is not kept on disk either.
+      await writeFileAtomic(path, `${JSON.stringify(redactChat(parsed.data), null, 2)}\n`, {
         mode: 0o600,
         beforeRename: this.beforeRename,
       });

@@ -13,7 +13,7 @@ const registry = join(home, 'model_registry.json');
 let fake: FakeOpenAIServer;
 
 beforeAll(async () => {
-  fake = await startFakeOpenAIServer();
+  fake = await startFakeOpenAIServer({ script: () => ({ type: 'reply', text: 'Hi from the server.' }) });
   writeFileSync(
     registry,
     JSON.stringify([
@@ -37,7 +37,8 @@ interface Run {
   stderr: string;
 }
 
-function clemplay(args: string[], input = '', onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
+/** Runs the CLI; `onStdout` sees what it printed so far each time it prints (to act mid-reply). */
+function clemplay(args: string[], input = '', onStdout?: (text: string, child: ReturnType<typeof spawn>) => void) {
   return new Promise<Run>((resolve) => {
     const child = spawn(process.execPath, [join(root, 'bin', 'clemplay.mjs'), ...args], {
       cwd: home,
@@ -50,11 +51,11 @@ function clemplay(args: string[], input = '', onStderr?: (text: string, child: R
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      onStderr?.(stderr, child);
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout?.(stdout, child);
     });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(input);
   });
@@ -72,8 +73,11 @@ describe('clemplay chat', () => {
     const run = await clemplay(['chat', 'local', 'hi', '--json', '--registry', registry, '--max-tokens', '5']);
     expect(run.status).toBe(0);
     const result = JSON.parse(run.stdout) as Record<string, unknown>;
-    expect(result).toMatchObject({ finish_reason: 'stop', usage: { output_tokens: expect.any(Number) } });
-    expect(typeof result.text).toBe('string');
+    expect(result).toEqual({
+      text: 'Hi from the server.',
+      usage: { input_tokens: expect.any(Number), output_tokens: 4 },
+      finish_reason: 'stop',
+    });
     const request = fake.requests.at(-1)?.body as Record<string, unknown>;
     expect(request).toMatchObject({ model: 'm', max_tokens: 5 });
   });
@@ -100,7 +104,7 @@ describe('clemplay chat', () => {
 
   it('exits 2 when the model spec does not resolve', async () => {
     const run = await clemplay(['chat', '{"model_name": ', 'hi', '--registry', registry]);
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stderr).toContain('error[invalid-spec]: invalid JSON at line 1');
   });
 
@@ -116,11 +120,11 @@ describe('clemplay chat', () => {
 
   it('Ctrl+C stops the reply in progress', async () => {
     let interrupted = false;
-    const run = await clemplay(['chat', 'slow', 'go', '--registry', registry], '', (stderr, child) => {
-      void stderr;
+    // Interrupt once the reply has started (words come every 300 ms, so it is far from done).
+    const run = await clemplay(['chat', 'slow', 'go', '--registry', registry], '', (_stdout, child) => {
       if (!interrupted) {
         interrupted = true;
-        setTimeout(() => child.kill('SIGINT'), 700);
+        child.kill('SIGINT');
       }
     });
     expect(run.stderr).toContain('[abort]');

@@ -4,6 +4,7 @@ import type { ChatMessage, FinishReason, GenerationOptions, Usage } from '../../
 import type { AppErrorShape } from '../../src-shared/errors.js';
 import type { HumanInputBroker } from '../backends/types.js';
 import { streamChat, type ChatDependencies } from '../chat/chat-service.js';
+import { exitCodeFor } from './exit-codes.js';
 import { collect, registryOption, servicesForCommand } from './options.js';
 
 /** The outcome of one reply, as `--json` prints it. */
@@ -60,8 +61,6 @@ export async function runTurn(
     } else if (part.type === 'error') {
       finish = 'error';
       error = part.error;
-    } else if (part.type === 'human-input-needed') {
-      output.onNote('(waiting for the human player)\n');
     }
   }
   const ended = performance.now();
@@ -179,7 +178,7 @@ export function registerChatCommand(program: Command): void {
           if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
           if (result.error !== undefined) {
             process.stderr.write(`error[${result.error.code}]: ${result.error.message}\n`);
-            process.exitCode = 1;
+            process.exitCode = exitCodeFor(result.error.code);
           }
           return;
         }

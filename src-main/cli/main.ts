@@ -2,14 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { toAppErrorShape } from '../../src-shared/errors.js';
 import { findAppRoot, readAppVersion } from '../paths.js';
 import { registerChatCommand } from './chat.js';
+import { exitCodeFor, exitCodes } from './exit-codes.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
-
-/** Exit codes of the CLI: 2 for what the user can fix in the command (usage, query, registry), 1 for the rest. */
-export const exitCodes = { ok: 0, error: 1, usage: 2 } as const;
-
-/** Error codes that mean the command's input was wrong (exit 2), as opposed to a failure while running (exit 1). */
-const inputErrorCodes = new Set(['no-match', 'invalid-spec', 'invalid-input', 'not-found']);
 
 /** Builds the command tree; `output` lets tests capture what it prints. */
 export function createProgram(): Command {
@@ -44,6 +39,6 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     const { code, message } = toAppErrorShape(error);
     process.stderr.write(`error[${code}]: ${message}\n`);
-    return inputErrorCodes.has(code) ? exitCodes.usage : exitCodes.error;
+    return exitCodeFor(code);
   }
 }

@@ -12,14 +12,21 @@ export const registryOption = {
   description: 'use exactly these registry files, in this order, instead of the stack (repeatable)',
 } as const;
 
-/** Services for a one-shot command; a registry file that does not load is an `invalid-spec` error (exit 2). */
+/**
+ * Services for a one-shot command. A `--registry` file that is missing or does not load is an `invalid-spec` error
+ * (exit 2): the user named it. A broken file of the default stack is reported on stderr and the others are used,
+ * as in the app.
+ */
 export async function servicesForCommand(registryFiles: readonly string[] | undefined): Promise<AppServices> {
   const services = await createAppServices(registryFiles && registryFiles.length > 0 ? { registryFiles } : {});
-  const missing = services.registry.files().filter((file) => file.role === 'explicit' && file.status === 'missing');
-  const problems = [
-    ...missing.map((file) => `${file.path}: no such registry file`),
-    ...services.registry.problems().map((problem) => problem.message),
-  ];
+  const problems: string[] = [];
+  for (const file of services.registry.files()) {
+    const named = file.role === 'explicit';
+    if (named && file.status === 'missing') problems.push(`${file.path}: no such registry file`);
+    if (file.status !== 'error' || file.problem === undefined) continue;
+    if (named) problems.push(file.problem.message);
+    else process.stderr.write(`warning: ${file.problem.message} (this file is skipped)\n`);
+  }
   if (problems.length > 0) {
     await services.dispose();
     throw new AppError('invalid-spec', problems.join('\n'));

@@ -116,9 +116,17 @@ describe('clemplay models', () => {
     expect(result.stderr).toBe(`error[invalid-spec]: ${missing}: no such registry file\n`);
   });
 
-  it('a broken registry in the working directory exits 2 with the file, line and column', () => {
+  it('a broken registry in the working directory is reported with file, line and column, and the rest is used', () => {
     const broken = home.file('cwd/model_registry.json', '[\n  {"model_name": "x", "backend": "openai"}\n  {}\n]');
     const result = clemplay('models');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`^warning: ${broken}:3:3: invalid JSON.*\\(this file is skipped\\)`));
+    expect(result.stdout).toContain('gpt-4o-mini');
+  });
+
+  it('a broken --registry file exits 2 with the file, line and column', () => {
+    const broken = home.file('broken.json', '[\n  {"model_name": "x", "backend": "openai"}\n  {}\n]');
+    const result = clemplay('models', '--registry', broken);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(new RegExp(`^error\\[invalid-spec\\]: ${broken}:3:3: invalid JSON`));
   });

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { AppError } from '../../src-shared/errors.js';
+import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import { formatExplanation } from '../../src-shared/spec/explain.js';
-import { toAppErrorShape } from '../../src-shared/errors.js';
 import { collect, registryOption, servicesForCommand } from './options.js';
 
 function text(value: unknown): string {

@@ -14,7 +14,14 @@ export function parsePort(value: string): number {
 /** Starts the web host, prints the one line people and scripts wait for, and stops on SIGINT/SIGTERM. */
 export async function serve(port: number, registryFiles?: readonly string[]): Promise<WebHost> {
   const services = await createAppServices({ watch: true, ...(registryFiles ? { registryFiles } : {}) });
-  const host = await startWebHost({ services, port, rendererDir: join(services.appRoot, 'out', 'renderer') });
+  let host: WebHost;
+  try {
+    host = await startWebHost({ services, port, rendererDir: join(services.appRoot, 'out', 'renderer') });
+  } catch (error) {
+    // The registry watchers would keep the process alive after the error.
+    await services.dispose();
+    throw error;
+  }
   const stop = (): void => {
     void Promise.all([host.close(), services.dispose()]).then(() => process.exit(0));
   };

@@ -54,6 +54,11 @@ export interface CredentialStoreOptions {
   vault?: SecretVault;
   /** Backends that `status()` lists even with no key; default `openai`, `openai_compatible`. */
   knownBackends?: readonly string[];
+  /**
+   * Backends whose backend-wide keys belong to one server: such a key is sent only there, never to another
+   * `base_url` a spec names (which a registry in the working directory could). Default: openai → api.openai.com.
+   */
+  homeBaseUrls?: Readonly<Record<string, string>>;
   /** The platform, for the file-mode check (meaningless on Windows); default `process.platform`. */
   platform?: NodeJS.Platform;
   /** Passed to every {@link writeFileAtomic}: tests use it to simulate a crash before the rename. */
@@ -224,6 +229,7 @@ export class CredentialStore {
   private readonly keyJsonPaths: readonly string[];
   private readonly vault: SecretVault | undefined;
   private readonly knownBackends: readonly string[];
+  private readonly homeBaseUrls: Readonly<Record<string, string>>;
   private readonly platform: NodeJS.Platform;
   private readonly beforeRename: AtomicWriteOptions['beforeRename'];
   /** Writes run one at a time: each is a read-modify-write of a whole file. */
@@ -237,6 +243,7 @@ export class CredentialStore {
     this.keyJsonPaths = [join(workingDirectory, 'key.json'), join(homeDirectory, '.clemcore', 'key.json')];
     this.vault = options.vault;
     this.knownBackends = options.knownBackends ?? ['openai', 'openai_compatible'];
+    this.homeBaseUrls = options.homeBaseUrls ?? { openai: 'https://api.openai.com/v1' };
     this.platform = options.platform ?? process.platform;
     this.beforeRename = options.beforeRename;
   }
@@ -432,6 +439,9 @@ export class CredentialStore {
       const wanted = normalizeBaseUrl(baseUrl);
       const specific = candidates.find((candidate) => candidate.baseUrl === wanted);
       if (specific !== undefined) return specific;
+      // A backend-wide OpenAI key goes to OpenAI only: a spec pointing the openai backend elsewhere needs its own.
+      const home = this.homeBaseUrls[backend];
+      if (home !== undefined && normalizeBaseUrl(home) !== wanted) return undefined;
       // A key filed for another server must never be sent to this one.
       return candidates.find((candidate) => candidate.baseUrl === undefined);
     }

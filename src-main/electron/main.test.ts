@@ -31,6 +31,7 @@ const electron = await vi.hoisted(async () => {
   }
   const app = Object.assign(new Emitter(), {
     whenReady: () => Promise.resolve(),
+    isPackaged: false,
     getPath: (name: string) => `/tmp/clemplay-electron-test/${name}`,
     quit: vi.fn(),
   });
@@ -40,7 +41,8 @@ const electron = await vi.hoisted(async () => {
     BrowserWindow: FakeBrowserWindow,
     ipcMain: new Emitter(),
     protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
-    session: { defaultSession: { setPermissionRequestHandler: vi.fn() } },
+    session: { defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn() } },
+    dialog: { showErrorBox: vi.fn() },
     shell: { openExternal: vi.fn() },
     safeStorage: {
       isEncryptionAvailable: () => true,
@@ -94,7 +96,9 @@ describe('Electron main (electron mocked)', () => {
     ]);
   });
 
-  it('denies every permission request', () => {
+  it('denies every permission request and check', () => {
+    const check = electron.session.defaultSession.setPermissionCheckHandler.mock.calls[0]![0] as () => boolean;
+    expect(check()).toBe(false);
     const handler = electron.session.defaultSession.setPermissionRequestHandler.mock.calls[0]![0] as (
       contents: unknown,
       permission: string,

@@ -1,6 +1,6 @@
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol, safeStorage, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, safeStorage, session, shell } from 'electron';
 import { apiChannel } from '../../src-shared/bridge.js';
 import { createAppServices } from '../services.js';
 import { createIpcApiServer, parseBridgeSignal } from './ipc-transport.js';
@@ -13,7 +13,8 @@ import {
   mainWindowOptions,
 } from './window.js';
 
-const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+// Only a development build loads the renderer from electron-vite's dev server; a packaged app ignores the variable.
+const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
 const ownWindowIds = new Set<number>();
 
 protocol.registerSchemesAsPrivileged([
@@ -45,7 +46,7 @@ function createMainWindow(): void {
   void window.loadURL(devServerUrl ?? `${appOrigin}/index.html`);
 }
 
-void app.whenReady().then(async () => {
+async function start(): Promise<void> {
   const userData = app.getPath('userData');
   const services = await createAppServices({
     configDir: userData,
@@ -61,6 +62,7 @@ void app.whenReady().then(async () => {
   app.on('will-quit', () => void services.dispose());
   serveRenderer(join(services.appRoot, 'out', 'renderer'));
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
 
   const api = createIpcApiServer(services);
   const watchedSenders = new Set<number>();
@@ -86,7 +88,16 @@ void app.whenReady().then(async () => {
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createMainWindow();
   });
-});
+}
+
+void app
+  .whenReady()
+  .then(start)
+  .catch((error: unknown) => {
+    // Without services there is no app to show: say why and quit rather than idle with no window.
+    dialog.showErrorBox('clemplay could not start', error instanceof Error ? error.message : String(error));
+    app.exit(1);
+  });
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();

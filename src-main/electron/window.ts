@@ -1,4 +1,5 @@
 import type { BrowserWindowConstructorOptions, Event, WebContents } from 'electron';
+import { contentSecurityPolicy } from '../security/content-security-policy.js';
 
 /** The scheme the packaged renderer is served from, so `'self'` in the CSP means exactly the app's files. */
 export const appScheme = 'app';
@@ -6,21 +7,8 @@ const appHost = 'clemplay';
 /** The origin of the packaged renderer. */
 export const appOrigin = `${appScheme}://${appHost}`;
 
-/** The strict policy every app page gets (as a header in Electron; the web host sends its own variant). */
-export const electronContentSecurityPolicy = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // Monaco and React set inline styles; no inline script is allowed.
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "worker-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+/** The strict policy every app page gets (a header on every response of the app scheme). */
+export const electronContentSecurityPolicy = contentSecurityPolicy();
 
 /** The main window: renderer isolated from Node and from the preload, sandboxed, no remote content features. */
 export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {

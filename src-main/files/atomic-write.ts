@@ -32,9 +32,12 @@ export async function writeFileAtomic(path: string, content: string, options: At
     await handle.chmod(mode);
     await handle.writeFile(content, 'utf8');
     await handle.sync();
-  } finally {
+  } catch (error) {
     await handle.close();
+    await rm(temporaryPath, { force: true });
+    throw error;
   }
+  await handle.close();
   try {
     await options.beforeRename?.(temporaryPath);
     if (options.backup) {

@@ -107,6 +107,7 @@ describe('web host', () => {
   });
 
   it('is bound to 127.0.0.1 only', async () => {
+    expect(host.address).toBe('127.0.0.1');
     const external = Object.values(networkInterfaces())
       .flat()
       .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal);

@@ -8,6 +8,7 @@ import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import { AppError } from '../../src-shared/errors.js';
 import { apiRouter } from '../api/router.js';
+import { contentSecurityPolicy } from '../security/content-security-policy.js';
 import type { AppServices } from '../services.js';
 
 /** Options of {@link startWebHost}. */
@@ -26,6 +27,8 @@ export interface WebHost {
   /** The URL to open, token included. */
   readonly url: string;
   readonly port: number;
+  /** The address the server is bound to (always 127.0.0.1). */
+  readonly address: string;
   readonly token: string;
   close(): Promise<void>;
 }
@@ -47,23 +50,6 @@ const contentTypes: Record<string, string> = {
   '.ttf': 'font/ttf',
   '.woff2': 'font/woff2',
 };
-
-/** The same policy as the Electron window, plus the WebSocket to this host. */
-export function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "worker-src 'self' blob:",
-    `connect-src 'self' ws://${webHostAddress}:${port} ws://localhost:${port}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    "form-action 'none'",
-  ].join('; ');
-}
 
 function sameSecret(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
@@ -183,7 +169,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       return;
     }
     const headers: Record<string, string> = {
-      'Content-Security-Policy': contentSecurityPolicy(port),
+      'Content-Security-Policy': contentSecurityPolicy([`ws://${webHostAddress}:${port}`, `ws://localhost:${port}`]),
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
@@ -191,8 +177,10 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       'Set-Cookie': `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`,
     };
     serveFile(options.rendererDir, request, response, headers).catch((error: unknown) => {
+      // The browser gets no file-system details; the terminal running the host does.
+      process.stderr.write(`clemplay: serving ${request.url ?? ''} failed: ${String(error)}\n`);
       if (!response.headersSent) response.writeHead(500);
-      response.end(error instanceof Error ? error.message : 'error');
+      response.end('internal error');
     });
   });
   server.on('upgrade', (request, socket, head) => {
@@ -202,11 +190,17 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     webSockets.handleUpgrade(request, socket, head, (client) => webSockets.emit('connection', client, request));
   });
 
-  port = await listen(server, port);
+  try {
+    port = await listen(server, port);
+  } catch (error) {
+    webSockets.close();
+    throw error;
+  }
   cookieName = `clemplay_token_${port}`;
   return {
     url: `http://${webHostAddress}:${port}/?token=${token}`,
     port,
+    address: (server.address() as { address: string }).address,
     token,
     async close() {
       for (const client of webSockets.clients) client.terminate();

@@ -33,7 +33,12 @@ describe('layer lint rules', () => {
     [
       'src-renderer/x.ts',
       "import { apiRouter } from '../src-main/api/router';\nexport const x = apiRouter;\n",
-      'only types',
+      'only the type',
+    ],
+    [
+      'src-renderer/x.ts',
+      "import type { Chat } from '../src-main/chats/chat-schema';\nexport type X = Chat;\n",
+      'nothing from src-main',
     ],
     ['src-renderer/x.ts', "import { ipcRenderer } from 'electron';\nexport const x = ipcRenderer;\n", 'API client'],
   ])('%s: %s is a layer violation', async (file, code, expected) => {

@@ -239,7 +239,14 @@ export class RegistryStack {
   }
 
   private notify(change: RegistryChange): void {
-    for (const listener of [...this.listeners]) listener(change);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        // One broken listener (a closed client) must not stop the others or fail the save that notified.
+        process.stderr.write(`clemplay: a registry change listener failed: ${String(error)}\n`);
+      }
+    }
   }
 
   private find(path: string): LoadedFile {
@@ -418,7 +425,9 @@ export class RegistryStack {
               file.spec.path,
               setTimeout(() => {
                 this.pendingReloads.delete(file.spec.path);
-                void this.reload(file.spec.path);
+                this.reload(file.spec.path).catch((error: unknown) => {
+                  process.stderr.write(`clemplay: reloading ${file.spec.path} failed: ${String(error)}\n`);
+                });
               }, debounceMs),
             );
           }

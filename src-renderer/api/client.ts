@@ -1,4 +1,5 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
+import type { inferRouterOutputs } from '@trpc/server';
 import type { ApiRouter } from '../../src-main/api/router';
 import type { ClemplayBridge } from '../../src-shared/bridge';
 import { createIpcWebSocketClass } from '../../src-shared/ipc-socket';
@@ -12,6 +13,9 @@ declare global {
 
 /** The typed API client; the renderer never knows which transport carries it. */
 export type ApiClient = TRPCClient<ApiRouter>;
+
+/** What each procedure returns, for typing state built from API results. */
+export type ApiOutputs = inferRouterOutputs<ApiRouter>;
 
 /**
  * Electron gives us the preload bridge; a browser reached the web host, which set a cookie with the token when it
