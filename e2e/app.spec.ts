@@ -38,8 +38,15 @@ async function ticksArriveAndStop(page: Page): Promise<void> {
   await expect
     .poll(async () => Number(await page.getByTestId('ticks-count').textContent()), { timeout: 10_000 })
     .toBeGreaterThanOrEqual(3);
+  await page.getByTestId('ticks-check').click();
+  await expect(page.getByTestId('ticks-server')).toHaveText('running in main: 1');
   await page.getByTestId('ticks-stop').click();
   await expect(page.getByTestId('ticks-state')).toHaveText('stopped');
+  // Stopping must end the stream in main, not just hide it here.
+  await expect(async () => {
+    await page.getByTestId('ticks-check').click();
+    await expect(page.getByTestId('ticks-server')).toHaveText('running in main: 0', { timeout: 500 });
+  }).toPass({ timeout: 5000 });
   const stoppedAt = Number(await page.getByTestId('ticks-count').textContent());
   // Ticks come every 200 ms; a second of silence shows the subscription really ended.
   await page.waitForTimeout(1000);

@@ -104,6 +104,7 @@ function ApiKeys() {
 function Ticks() {
   const [count, setCount] = useState(0);
   const [running, setRunning] = useState(false);
+  const [serverTicks, setServerTicks] = useState<number | null>(null);
   const subscription = useRef<{ unsubscribe(): void } | null>(null);
 
   const start = () => {
@@ -119,6 +120,13 @@ function Ticks() {
     subscription.current = null;
     setRunning(false);
   };
+  // Asks main how many tick streams it still runs: after Stop it must be none.
+  const check = () => {
+    api.app.info.query().then(
+      (info) => setServerTicks(info.activeTicks),
+      () => setServerTicks(null),
+    );
+  };
   useEffect(() => () => subscription.current?.unsubscribe(), []);
 
   return (
@@ -129,7 +137,15 @@ function Ticks() {
       <button type="button" data-testid="ticks-stop" onClick={stop} disabled={!running}>
         Stop
       </button>
+      <button type="button" data-testid="ticks-check" onClick={check}>
+        Ask main
+      </button>
       <span data-testid="ticks-count">{count}</span>
+      {serverTicks !== null && (
+        <span className="muted" data-testid="ticks-server">
+          running in main: {serverTicks}
+        </span>
+      )}
       <span className="muted" data-testid="ticks-state">
         {running ? 'running' : 'stopped'}
       </span>

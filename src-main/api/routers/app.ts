@@ -8,6 +8,8 @@ const appInfo = z.object({
   platform: z.string(),
   /** How this client reached the API. */
   transport: z.enum(['ipc', 'websocket', 'in-process']),
+  /** `app.ticks` subscriptions running in main right now (a connection check shows that stopping really stops). */
+  activeTicks: z.number().int().nonnegative(),
 });
 /** What `app.info` answers. */
 export type AppInfo = z.infer<typeof appInfo>;
@@ -51,6 +53,7 @@ export const appRouter = router({
     version: ctx.services.version,
     platform: process.platform,
     transport: ctx.transport,
+    activeTicks: activeTickers.count,
   })),
 
   ticks: procedure.input(ticksInput).subscription(async function* ({ input, signal }): AsyncGenerator<Tick> {

@@ -6,11 +6,28 @@ const backendName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a backend name s
 const baseUrl = z.url({ protocol: /^https?$/ }).max(2048);
 
 /**
+ * What leaves the API about a key. A strict object: if a key ever found its way into a status (a new field, a bug),
+ * validation fails and nothing is sent.
+ */
+const credentialStatus = z.strictObject({
+  backend: z.string(),
+  baseUrl: z.string().optional(),
+  set: z.boolean(),
+  source: z.enum(['safe-storage', 'environment', 'key-json', 'config-file']).nullable(),
+  location: z.string().nullable(),
+  /** `…` + the last 4 characters, never more. */
+  hint: z.string().max(5).nullable(),
+  storage: z.enum(['safe-storage', 'config-file']),
+  warnings: z.array(z.string()),
+});
+
+/**
  * API keys. Nothing here ever returns a key: status says set or not, where from, and `…` + its last 4 characters.
  */
 export const credentialsRouter = router({
   status: procedure
     .input(z.object({ backend: backendName.optional(), base_url: baseUrl.optional() }).optional())
+    .output(z.array(credentialStatus))
     .query(async ({ ctx, input }) =>
       input?.backend === undefined
         ? ctx.services.credentials.status()
@@ -20,9 +37,11 @@ export const credentialsRouter = router({
   /** Stores a key (the OS key store in the app; a 0600 file for the CLI and web host); returns the new status. */
   set: procedure
     .input(z.object({ backend: backendName, key: z.string().min(1).max(4096), base_url: baseUrl.optional() }))
+    .output(credentialStatus)
     .mutation(({ ctx, input }) => ctx.services.credentials.set(input.backend, input.key, input.base_url)),
 
   clear: procedure
     .input(z.object({ backend: backendName, base_url: baseUrl.optional() }))
+    .output(credentialStatus)
     .mutation(({ ctx, input }) => ctx.services.credentials.clear(input.backend, input.base_url)),
 });
