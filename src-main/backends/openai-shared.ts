@@ -799,10 +799,12 @@ class OpenAIStyleModel implements Model {
       iterator = created.value[Symbol.asyncIterator]();
 
       for (;;) {
-        const next = await watchdog.race(iterator.next());
-        if (next.interrupted) return yield* interrupted(next.reason);
-        if (next.value.done === true) break;
-        const chunk = next.value.value;
+        // No race per chunk: aborting the watchdog's controller makes the SDK's read reject at once, and the catch
+        // below turns that into the interruption. Racing every chunk cost a promise and a listener each.
+        const next = await iterator.next();
+        if (watchdog.reason !== undefined) return yield* interrupted(watchdog.reason);
+        if (next.done === true) break;
+        const chunk = next.value;
         if (receivedContent) watchdog.arm(connection.stallTimeoutMs, 'stall-timeout');
         if (chunk.usage !== undefined && chunk.usage !== null) {
           state.serverUsage = {
