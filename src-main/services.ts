@@ -4,6 +4,7 @@ import { HumanInputHub } from './chat/human-input-hub.js';
 import { ChatStore } from './chats/chat-store.js';
 import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
+import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
 
@@ -25,6 +26,8 @@ export interface AppServices {
   readonly chats: ChatStore;
   /** Questions of the human backend waiting for `chat.humanReply`. */
   readonly humanInput: HumanInputHub;
+  /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
+  readonly localModels: LocalModelService;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
   /** Stops watchers and frees what the services hold. */
@@ -50,6 +53,8 @@ export interface AppServicesOptions {
   homeDirectory?: string;
   /** The OS key store (Electron's safeStorage); the CLI and web host have none. */
   vault?: SecretVault;
+  /** Models folders; default: CLEMPLAY_MODELS_DIRS (a path list), else <dataDir>/models. */
+  modelsDirs?: string[];
 }
 
 export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
@@ -74,6 +79,10 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     ...(options.vault ? { vault: options.vault } : {}),
   });
   const humanInput = new HumanInputHub();
+  const localModels = createLocalModelService({
+    modelsDirs: options.modelsDirs ?? defaultModelsDirs(dataDir, options.environment ?? process.env),
+    cwd,
+  });
   return {
     version: readAppVersion(appRoot),
     appRoot,
@@ -87,9 +96,12 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       getApiKey: createBackendKeyResolver(credentials),
       getConnection: (backend) => credentials.getConnection(backend),
       humanInput,
+      localModels,
     },
+    localModels,
     async dispose() {
       registry.close();
+      await localModels.dispose();
     },
   };
 }

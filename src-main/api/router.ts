@@ -3,6 +3,7 @@ import { backendsRouter } from './routers/backends.js';
 import { chatRouter } from './routers/chat.js';
 import { chatsRouter } from './routers/chats.js';
 import { credentialsRouter } from './routers/credentials.js';
+import { localModelsRouter, systemRouter } from './routers/local-models.js';
 import { registryRouter } from './routers/registry.js';
 import { specRouter } from './routers/spec.js';
 import { router } from './trpc.js';
@@ -16,6 +17,8 @@ export const apiRouter = router({
   backends: backendsRouter,
   credentials: credentialsRouter,
   chats: chatsRouter,
+  localModels: localModelsRouter,
+  system: systemRouter,
 });
 
 /** The router's type: the only thing the renderer imports from src-main (type-only). */

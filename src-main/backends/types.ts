@@ -1,5 +1,6 @@
 import type { ChatMessage, GenerationOptions, StreamPart } from '../../src-shared/chat.js';
 import type { JsonObject } from '../../src-shared/json.js';
+import type { LocalModelService } from '../llama/service.js';
 
 /** What a backend is asked to generate from. */
 export interface GenerateRequest {
@@ -46,6 +47,8 @@ export interface BackendContext {
    * used where the spec has no such key.
    */
   getConnection?(backend: string): Promise<{ baseUrl?: string; organization?: string }>;
+  /** The local-model runtime and models folders the llamacpp backend uses; without it, a process-wide default. */
+  localModels?: LocalModelService;
 }
 
 /** A backend: makes models of its name from resolved specs. */

@@ -3,6 +3,7 @@ import { toAppErrorShape } from '../../src-shared/errors.js';
 import { findAppRoot, readAppVersion } from '../paths.js';
 import { registerChatCommand } from './chat.js';
 import { exitCodeFor, exitCodes } from './exit-codes.js';
+import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
 
@@ -17,6 +18,7 @@ export function createProgram(): Command {
   registerServeCommand(program);
   registerRegistryCommands(program);
   registerChatCommand(program);
+  registerLocalModelCommands(program);
   return program;
 }
 

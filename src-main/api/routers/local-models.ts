@@ -1,29 +1,12 @@
 import { z } from 'zod';
-import { AppError, errorCodes } from '../../../src-shared/errors.js';
+import { errorCodes } from '../../../src-shared/errors.js';
 import { AsyncQueue } from '../../llama/async-queue.js';
 import type { DownloadProgress, DownloadResult } from '../../llama/download.js';
 import type { ModelFileDetails, ModelFileSummary } from '../../llama/gguf-file.js';
 import type { GpuInfo, LoadedModelStatus, ResolvedLoad } from '../../llama/runtime.js';
-import {
-  type LoadEvent,
-  type LocalModelsStatus,
-  LocalModelService,
-  type MemoryEstimate,
-  type ModelList,
-} from '../../llama/service.js';
-import type { AppServices } from '../../services.js';
+import type { LoadEvent, LocalModelsStatus, MemoryEstimate, ModelList } from '../../llama/service.js';
 import { jsonObject } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
-
-/**
- * The local-model service of the app's services. Read through `Reflect` until `AppServices` declares
- * `localModels` (then this is just `services.localModels`).
- */
-function localModelsOf(services: AppServices): LocalModelService {
-  const candidate: unknown = Reflect.get(services, 'localModels');
-  if (candidate instanceof LocalModelService) return candidate;
-  throw new AppError('internal', 'Local models are not set up in this process (services.localModels is missing).');
-}
 
 const path = z.string().min(1).max(4096);
 const bytes = z.number().nonnegative();
@@ -224,13 +207,13 @@ function throttled<Event>(emit: (event: Event) => void, isFinal: (event: Event) 
 
 export const localModelsRouter = router({
   /** The .gguf files in the models folders, each with architecture, size, quantization, context length. */
-  list: procedure.output(modelList).query(({ ctx }) => localModelsOf(ctx.services).list()),
+  list: procedure.output(modelList).query(({ ctx }) => ctx.services.localModels.list()),
 
   /** One file in depth: every metadata key (long arrays summarised), tensor count and types. */
   inspect: procedure
     .input(z.object({ path }))
     .output(modelFileDetails)
-    .query(({ ctx, input }) => localModelsOf(ctx.services).inspect(input.path)),
+    .query(({ ctx, input }) => ctx.services.localModels.inspect(input.path)),
 
   /** Memory a file needs with the given settings (default `auto`) and with `auto`, and whether that fits now. */
   estimate: procedure
@@ -244,7 +227,7 @@ export const localModelsRouter = router({
       }),
     )
     .output(memoryEstimate)
-    .query(({ ctx, input }) => localModelsOf(ctx.services).estimate(input)),
+    .query(({ ctx, input }) => ctx.services.localModels.estimate(input)),
 
   /**
    * Downloads `hf:user/repo:quant`, `hf:user/repo/file.gguf` or a URL into `dir` (default: the first models
@@ -254,7 +237,7 @@ export const localModelsRouter = router({
   download: procedure
     .input(z.object({ uri: z.string().min(1).max(4096), dir: path.optional() }))
     .subscription(({ ctx, input, signal }) => {
-      const service = localModelsOf(ctx.services);
+      const service = ctx.services.localModels;
       return streamWork<DownloadEvent>(async (emit, stop) => {
         const report = throttled<DownloadEvent>(emit, (event) => event.type === 'progress' && event.fraction >= 1);
         const result = await service.download(
@@ -271,7 +254,7 @@ export const localModelsRouter = router({
    * cancels a load nobody else waits for. Errors: invalid-spec, not-found, model-load, out-of-memory, network.
    */
   load: procedure.input(z.object({ spec: jsonObject })).subscription(({ ctx, input, signal }) => {
-    const service = localModelsOf(ctx.services);
+    const service = ctx.services.localModels;
     return streamWork<LoadEvent>(async (emit, stop) => {
       const report = throttled<LoadEvent>(emit, (event) => event.type === 'progress' && event.fraction >= 1);
       const model = await service.load(input.spec, {
@@ -288,10 +271,10 @@ export const localModelsRouter = router({
   unload: procedure
     .input(z.object({ id: z.string().min(1).max(100).optional(), path: path.optional() }).optional())
     .output(z.object({ unloaded: z.array(z.string()) }))
-    .mutation(async ({ ctx, input }) => ({ unloaded: await localModelsOf(ctx.services).unload(input ?? {}) })),
+    .mutation(async ({ ctx, input }) => ({ unloaded: await ctx.services.localModels.unload(input ?? {}) })),
 
   /** The loaded models (settings, memory, use, when each will be unloaded) and the runtime's settings. */
-  status: procedure.output(localModelsStatus).query(({ ctx }) => localModelsOf(ctx.services).status()),
+  status: procedure.output(localModelsStatus).query(({ ctx }) => ctx.services.localModels.status()),
 
   /**
    * The registry entry for a file (`{ model_name, backend: "llamacpp", model_path, … }`), for "add to registry";
@@ -301,11 +284,11 @@ export const localModelsRouter = router({
     .input(z.object({ path, model_name: z.string().min(1).max(200).optional() }))
     .output(z.object({ entry: jsonObject }))
     .query(async ({ ctx, input }) => ({
-      entry: await localModelsOf(ctx.services).registryEntry(input.path, input.model_name),
+      entry: await ctx.services.localModels.registryEntry(input.path, input.model_name),
     })),
 });
 
 export const systemRouter = router({
   /** The compute backend node-llama-cpp uses (CUDA, Vulkan, Metal or CPU), GPU names, VRAM and RAM. */
-  gpu: procedure.output(gpuInfo).query(({ ctx }) => localModelsOf(ctx.services).gpu()),
+  gpu: procedure.output(gpuInfo).query(({ ctx }) => ctx.services.localModels.gpu()),
 });

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ggufPresets } from '../../scripts/make-gguf.js';
+import { ensureTestModel } from '../../scripts/test-models.js';
+import { AppError } from '../../src-shared/errors.js';
+import { downloadModelFile, type DownloadProgress, type DownloadRequest } from './download.js';
+import { type FakeModelServer, startFakeModelServer } from './fake-model-server.js';
+import { loadNodeLlamaCpp, type NodeLlamaCppModule } from './node-llama.js';
+
+let nl: NodeLlamaCppModule;
+let server: FakeModelServer;
+let folder = '';
+let tiny = '';
+/** Bigger than two of the downloader's 5 MiB chunks, so a cancelled download keeps some and resumes. */
+let large = '';
+
+beforeAll(async () => {
+  nl = await loadNodeLlamaCpp();
+  folder = await mkdtemp(join(tmpdir(), 'clemplay-download-'));
+  tiny = await ensureTestModel('tiny');
+  large = await ensureTestModel({ ...ggufPresets.tiny, vocabularyPieces: 24_000, name: 'clemplay-download' });
+  server = await startFakeModelServer({ '/tiny.gguf': tiny, '/large.gguf': large });
+});
+
+afterAll(async () => {
+  await server.close();
+  await rm(folder, { recursive: true, force: true });
+});
+
+async function sha256(path: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected a rejection');
+}
+
+function download(request: Omit<DownloadRequest, 'directory'> & { directory?: string }) {
+  return downloadModelFile(nl, { directory: join(folder, 'models'), ...request });
+}
+
+describe('download', () => {
+  it('fetches a file with progress, then finds it without fetching again', async () => {
+    const progress: DownloadProgress[] = [];
+    const result = await download({ uri: `${server.url}/tiny.gguf`, onProgress: (step) => progress.push(step) });
+    expect(result).toMatchObject({
+      resumed_from_bytes: 0,
+      already_present: false,
+      size_bytes: (await stat(tiny)).size,
+    });
+    expect(result.path).toBe(join(folder, 'models', 'tiny.gguf'));
+    expect(await sha256(result.path)).toBe(await sha256(tiny));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)?.fraction).toBe(1);
+    const downloaded = progress.map((step) => step.downloaded_bytes);
+    expect(downloaded).toEqual([...downloaded].sort((a, b) => a - b));
+
+    const before = server.requests.length;
+    const again = await download({ uri: `${server.url}/tiny.gguf` });
+    expect(again).toMatchObject({ path: result.path, already_present: true });
+    expect(server.requests.length).toBe(before);
+  });
+
+  it('cancels, keeps what it has, and resumes from there', async () => {
+    const uri = `${server.url}/large.gguf`;
+    const size = (await stat(large)).size;
+    const chunk = 5 * 1024 * 1024;
+    const directory = join(folder, 'resume');
+    server.mode = 'stall-first-chunk';
+    const controller = new AbortController();
+    let reached: () => void = () => undefined;
+    const laterChunksArrived = new Promise<void>((resolve) => (reached = resolve));
+    const first = download({
+      uri,
+      directory,
+      signal: controller.signal,
+      onProgress: (step) => {
+        if (step.downloaded_bytes >= size - chunk) reached();
+      },
+    });
+    await laterChunksArrived;
+    // The downloader notes finished chunks after the file's data; wait until it has.
+    const temporary = join(directory, 'large.gguf.ipull');
+    for (
+      let tries = 0;
+      tries < 100 && ((await stat(temporary).catch(() => undefined))?.size ?? 0) <= size;
+      tries += 1
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    const cancelled = await rejection(first);
+    expect(cancelled.code).toBe('aborted');
+    expect(cancelled.message).toMatch(
+      /cancelled; [\d.]+ MiB of [\d.]+ MiB kept in .* run the same download again to resume/,
+    );
+    expect((await stat(temporary)).size).toBeGreaterThan(0);
+
+    server.mode = 'serve';
+    const seen = server.requests.length;
+    const resumed = await download({ uri, directory });
+    expect(resumed.resumed_from_bytes).toBeGreaterThanOrEqual(chunk);
+    expect(await sha256(resumed.path)).toBe(await sha256(large));
+    const ranges = server.requests.slice(seen).map((request) => request.range);
+    expect(ranges).toContain(`bytes=0-${chunk - 1}`);
+    expect(ranges.filter((range) => range?.startsWith(`bytes=${2 * chunk}-`))).toEqual([]);
+  });
+});
+
+describe('download failures', () => {
+  it('rejects what is not a model URI', async () => {
+    const error = await rejection(download({ uri: 'ftp://example.com/x.gguf' }));
+    expect(error.code).toBe('invalid-input');
+    expect(error.message).toMatch(/is not a model URI/);
+  });
+
+  it('a 404 is not-found', async () => {
+    const error = await rejection(download({ uri: `${server.url}/missing.gguf` }));
+    expect(error.code).toBe('not-found');
+    expect(error.message).toMatch(/the server says 404/);
+  });
+
+  it('an unreachable server is a network error at once, saying you may be offline', async () => {
+    const closed = await startFakeModelServer({});
+    const url = `${closed.url}/model.gguf`;
+    await closed.close();
+    const started = performance.now();
+    const error = await rejection(download({ uri: url }));
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(error.code).toBe('network');
+    expect(error.message).toMatch(/cannot reach 127\.0\.0\.1:\d+ .*you seem to be offline/);
+  });
+
+  it('a server that never answers times out', async () => {
+    server.mode = 'hang';
+    try {
+      const error = await rejection(
+        download({ uri: `${server.url}/tiny.gguf`, directory: join(folder, 'hang'), connectTimeoutMs: 200 }),
+      );
+      expect(error.code).toBe('network');
+      expect(error.message).toMatch(/did not answer within 0\.2 s/);
+    } finally {
+      server.mode = 'serve';
+    }
+  });
+});

@@ -1,0 +1,321 @@
+import { mkdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ModelDownloader } from 'node-llama-cpp';
+import { AppError, type ErrorCode } from '../../src-shared/errors.js';
+import { formatBytes } from './failures.js';
+import type { NodeLlamaCppModule } from './node-llama.js';
+
+/** How far a download has come. */
+export interface DownloadProgress {
+  /** Bytes received so far, those kept from an earlier, cancelled run included. */
+  downloaded_bytes: number;
+  /** Bytes of the whole file (0 while unknown). */
+  total_bytes: number;
+  /** downloaded ÷ total, 0..1. */
+  fraction: number;
+  /** Recent speed in bytes per second (0 while unknown). */
+  bytes_per_second: number;
+}
+
+/** A finished download. */
+export interface DownloadResult {
+  /** Where the model file is. */
+  path: string;
+  size_bytes: number;
+  /** Bytes kept from an earlier, cancelled run that were not fetched again (0 for a fresh download). */
+  resumed_from_bytes: number;
+  /** True when the file was already there and nothing was fetched. */
+  already_present: boolean;
+}
+
+/** What to download, where, and how patiently. */
+export interface DownloadRequest {
+  /** `hf:user/repo:quant`, `hf:user/repo/file.gguf`, or an http(s) URL. */
+  uri: string;
+  /** The folder the file goes into (created if missing). */
+  directory: string;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Aborting cancels the download and keeps the partial file, so the same download later resumes. */
+  signal?: AbortSignal;
+  /** Give up when no byte arrives for this long; default 60000 ms. */
+  stallTimeoutMs?: number;
+  /** How long the first contact with the server may take; default 15000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** Default wait for the next byte before a download counts as stalled. */
+export const defaultDownloadStallTimeoutMs = 60_000;
+/** Default wait for the first answer from the server. */
+export const defaultDownloadConnectTimeoutMs = 15_000;
+
+const modelUriPattern = /^(hf:[^/\s]+\/\S+|https?:\/\/\S+)$/;
+
+/** Throws `invalid-input` unless `uri` is a model URI node-llama-cpp can download. */
+export function checkModelUri(uri: string): void {
+  if (!modelUriPattern.test(uri)) {
+    throw new AppError(
+      'invalid-input',
+      `${JSON.stringify(uri)} is not a model URI — use "hf:user/repo:Q4_K_M", "hf:user/repo/file.gguf" or an ` +
+        'https:// URL of a .gguf file.',
+      { uri },
+    );
+  }
+}
+
+function causeText(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth += 1) {
+    const code = 'code' in current && typeof current.code === 'string' ? ` (${current.code})` : '';
+    parts.push(`${current.message}${code}`);
+    current = current.cause;
+  }
+  return parts.join(': ') || String(error);
+}
+
+function hostOf(uri: string): string {
+  if (uri.startsWith('hf:')) return 'huggingface.co';
+  try {
+    return new URL(uri).host;
+  } catch {
+    return uri;
+  }
+}
+
+function offline(uri: string, error: unknown): AppError {
+  return new AppError(
+    'network',
+    `Could not download ${uri}: cannot reach ${hostOf(uri)} (${causeText(error)}) — you seem to be offline, or ` +
+      'the address is wrong. Nothing was downloaded.',
+    { uri, cause: causeText(error) },
+  );
+}
+
+function statusError(uri: string, status: number, detail: string): AppError {
+  const details = { uri, status };
+  if (status === 404 || status === 410) {
+    return new AppError(
+      'not-found',
+      `Could not download ${uri}: the server says ${status} (no such file) — check the address.`,
+      details,
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new AppError(
+      'auth',
+      `Could not download ${uri}: the server says ${status} (not allowed) — gated Hugging Face models need ` +
+        'HF_TOKEN set to a token that has accepted the model’s license.',
+      details,
+    );
+  }
+  const code: ErrorCode = status === 429 ? 'rate-limit' : 'network';
+  return new AppError(code, `Could not download ${uri}: the server says ${status} (${detail}).`, details);
+}
+
+/** Maps what node-llama-cpp or its downloader (ipull) threw. */
+function mapDownloadError(uri: string, error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const text = causeText(error);
+  const status = /status code:?\s*(\d{3})/i.exec(text)?.[1];
+  if (status !== undefined) return statusError(uri, Number(status), text);
+  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ECONNRESET|socket|network/i.test(text)) {
+    return offline(uri, error);
+  }
+  return new AppError('network', `Could not download ${uri}: ${text}`, { uri, cause: text });
+}
+
+/** Asks the server about a URL before the downloader starts, which would retry a dead address for minutes. */
+async function probe(uri: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!/^https?:/.test(uri)) return;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  let response: Response;
+  try {
+    response = await fetch(uri, {
+      method: 'HEAD',
+      redirect: 'follow',
+      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+    });
+  } catch (error) {
+    if (signal?.aborted === true) throw cancelled(uri, 0, 0, undefined);
+    if (timeout.aborted) {
+      throw new AppError(
+        'network',
+        `Could not download ${uri}: ${hostOf(uri)} did not answer within ${timeoutMs / 1000} s — you may be offline.`,
+        {
+          uri,
+        },
+      );
+    }
+    throw offline(uri, error);
+  }
+  // Servers that do not answer HEAD (405, 501) may still serve the file.
+  if (response.status >= 400 && response.status !== 405 && response.status !== 501) {
+    throw statusError(uri, response.status, response.statusText);
+  }
+}
+
+function cancelled(uri: string, downloaded: number, total: number, directory: string | undefined): AppError {
+  const kept =
+    downloaded > 0 && directory !== undefined
+      ? `; ${formatBytes(downloaded)}${total > 0 ? ` of ${formatBytes(total)}` : ''} kept in ${directory} — run the same download again to resume`
+      : '';
+  return new AppError('aborted', `The download of ${uri} was cancelled${kept}.`, { uri, downloaded_bytes: downloaded });
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finds an already downloaded copy of a URI in a folder without the network: node-llama-cpp's own resolver knows
+ * the file names it gives `hf:` downloads; plain URLs keep their file name. A partial download does not count.
+ */
+export async function findDownloadedModel(
+  nl: NodeLlamaCppModule,
+  uri: string,
+  directory: string,
+): Promise<string | undefined> {
+  try {
+    return await nl.resolveModelFile(uri, { directory, download: false, cli: false });
+  } catch {
+    // Not there under the name node-llama-cpp would give it; plain URLs are tried below.
+  }
+  if (!/^https?:/.test(uri)) return undefined;
+  let name: string;
+  try {
+    name = basename(decodeURIComponent(new URL(uri).pathname));
+  } catch {
+    return undefined;
+  }
+  if (!/\.gguf$/i.test(name)) return undefined;
+  const path = join(directory, name);
+  if ((await fileSize(`${path}.ipull`)) !== undefined) return undefined;
+  return (await fileSize(path)) === undefined ? undefined : path;
+}
+
+/** Waits for a promise unless one of the signals aborts first (then rejects with that signal's reason). */
+function race<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+class Stalled extends Error {}
+
+/** A function, so that TypeScript does not carry a narrowing of `signal.aborted` across awaits. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/**
+ * Downloads a model with node-llama-cpp's downloader into `directory`, with progress, cancel (the partial file is
+ * kept) and resume (a later call for the same URI continues it). Fails fast and says so when offline. Throws
+ * `invalid-input`, `not-found`, `auth`, `network` or `aborted`.
+ */
+export async function downloadModelFile(nl: NodeLlamaCppModule, request: DownloadRequest): Promise<DownloadResult> {
+  const { uri, directory, signal } = request;
+  checkModelUri(uri);
+  if (signal?.aborted === true) throw cancelled(uri, 0, 0, undefined);
+  await mkdir(directory, { recursive: true });
+  const present = await findDownloadedModel(nl, uri, directory);
+  if (present !== undefined) {
+    const size = (await fileSize(present)) ?? 0;
+    request.onProgress?.({ downloaded_bytes: size, total_bytes: size, fraction: 1, bytes_per_second: 0 });
+    return { path: present, size_bytes: size, resumed_from_bytes: 0, already_present: true };
+  }
+  await probe(uri, request.connectTimeoutMs ?? defaultDownloadConnectTimeoutMs, signal);
+
+  const stallTimeoutMs = request.stallTimeoutMs ?? defaultDownloadStallTimeoutMs;
+  const stop = new AbortController();
+  const onCallerAbort = (): void => stop.abort(signal?.reason);
+  signal?.addEventListener('abort', onCallerAbort, { once: true });
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = (): void => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => stop.abort(new Stalled()), stallTimeoutMs);
+  };
+  let downloaded = 0;
+  let total = 0;
+  let downloader: ModelDownloader | undefined;
+  armStallTimer();
+  const creation = nl.createModelDownloader({
+    modelUri: uri,
+    dirPath: directory,
+    showCliProgress: false,
+    deleteTempFileOnCancel: false,
+    skipExisting: true,
+    ...(process.env.HF_TOKEN ? { tokens: { huggingFace: process.env.HF_TOKEN } } : {}),
+    onProgress: (status) => {
+      armStallTimer();
+      downloaded = status.downloadedSize;
+      total = status.totalSize;
+      request.onProgress?.({
+        downloaded_bytes: downloaded,
+        total_bytes: total,
+        fraction: total > 0 ? Math.min(1, downloaded / total) : 0,
+        bytes_per_second: Number.isFinite(status.averageSpeed) ? Math.max(0, status.averageSpeed) : 0,
+      });
+    },
+  });
+  try {
+    try {
+      downloader = await race(creation, stop.signal);
+    } catch (error) {
+      // A downloader made after we gave up must still let go of its connection.
+      void creation.then((late) => late.cancel({ deleteTempFile: false })).catch(() => undefined);
+      throw error;
+    }
+    const resumedFrom = downloader.downloadedSize;
+    downloaded = resumedFrom;
+    total = downloader.totalSize;
+    armStallTimer();
+    const path = await race(downloader.download({ signal: stop.signal }), stop.signal);
+    // node-llama-cpp's download() resolves, rather than rejects, when it was cancelled.
+    if (stop.signal.aborted) throw stop.signal.reason;
+    const size = await fileSize(path);
+    if (size === undefined || (downloader.totalSize > 0 && size !== downloader.totalSize)) {
+      throw new AppError(
+        'network',
+        `The download of ${uri} ended early (${formatBytes(size ?? 0)} of ${formatBytes(downloader.totalSize)}) — run it again to resume.`,
+        {
+          uri,
+        },
+      );
+    }
+    return { path, size_bytes: size, resumed_from_bytes: resumedFrom, already_present: false };
+  } catch (error) {
+    if (downloader !== undefined && stop.signal.aborted)
+      await downloader.cancel({ deleteTempFile: false }).catch(() => undefined);
+    if (isAborted(signal)) throw cancelled(uri, downloaded, total, directory);
+    if (error instanceof Stalled || stop.signal.reason instanceof Stalled) {
+      throw new AppError(
+        'network',
+        `The download of ${uri} stalled: nothing arrived for ${stallTimeoutMs / 1000} s` +
+          (downloaded > 0 ? `; ${formatBytes(downloaded)} kept — run it again to resume` : ' — you may be offline') +
+          '.',
+        { uri, downloaded_bytes: downloaded },
+      );
+    }
+    throw mapDownloadError(uri, error);
+  } finally {
+    clearTimeout(stallTimer);
+    signal?.removeEventListener('abort', onCallerAbort);
+  }
+}

@@ -1,0 +1,400 @@
+import { stat } from 'node:fs/promises';
+import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { AppError } from '../../src-shared/errors.js';
+import type { JsonObject } from '../../src-shared/json.js';
+import { defaultDataDir } from '../paths.js';
+import { downloadModelFile, type DownloadProgress, type DownloadResult, findDownloadedModel } from './download.js';
+import {
+  findModelFiles,
+  inspectModelFile,
+  type ModelFileDetails,
+  type ModelFileSummary,
+  readGgufHeader,
+  registryEntryForModel,
+  summarizeModelFile,
+} from './gguf-file.js';
+import {
+  defaultIdleUnloadMs,
+  type GpuInfo,
+  type LoadedModelStatus,
+  type LoadProgress,
+  LocalModelRuntime,
+  type LocalModelRuntimeOptions,
+  type ResolvedLoad,
+} from './runtime.js';
+import {
+  type ContextSizeSetting,
+  type GpuLayersSetting,
+  type LlamaSpec,
+  type ModelSource,
+  readLlamaSpec,
+} from './settings.js';
+
+/** Options of {@link createLocalModelService}. */
+export interface LocalModelServiceOptions extends LocalModelRuntimeOptions {
+  /** Folders scanned for .gguf files; downloads go into the first. At least one. */
+  modelsDirs: string[];
+  /** Where a relative `model_path` is looked up first (then in each models folder); default process.cwd(). */
+  cwd?: string;
+  /** Downloads give up after this long without a byte; default 60000 ms. */
+  downloadStallTimeoutMs?: number;
+  /** Downloads give up when the server does not answer within this; default 15000 ms. */
+  downloadConnectTimeoutMs?: number;
+}
+
+/** The models folders and the .gguf files in them. */
+export interface ModelList {
+  /** Each configured folder, and whether it exists. */
+  folders: { path: string; exists: boolean }[];
+  models: ModelFileSummary[];
+}
+
+/** What to estimate: a file and the settings it would be loaded with (defaults: `auto`, 1 sequence). */
+export interface EstimateRequest {
+  path: string;
+  gpu_layers?: GpuLayersSetting;
+  context_size?: ContextSizeSetting;
+  parallel?: number;
+  flash_attention?: 'auto' | boolean;
+}
+
+/** Memory a file needs with the requested settings and with `auto`, against what this machine has free. */
+export interface MemoryEstimate {
+  path: string;
+  file_name: string;
+  /** With the requested settings. */
+  requested: ResolvedLoad;
+  /** With `gpu_layers: auto` and `context_size: auto`: what a spec without settings gets. */
+  auto: ResolvedLoad;
+  /** Bytes free now; VRAM null on the CPU backend; the memory limit null when none is set. */
+  available: {
+    ram_free_bytes: number;
+    ram_total_bytes: number;
+    vram_free_bytes: number | null;
+    vram_total_bytes: number | null;
+    memory_limit_bytes: number | null;
+    /** Taken by models loaded now (idle ones are unloaded when room is needed). */
+    loaded_models_bytes: number;
+  };
+  /** Whether the requested settings fit in free memory (and under the limit) now. */
+  fits: boolean;
+}
+
+/** One step of `load`: progress, then the loaded model. */
+export type LoadEvent =
+  | {
+      type: 'progress';
+      /** `download` (only for `model_uri` / `huggingface_id` not yet on disk), then `load`, then `context`. */
+      phase: 'download' | 'load' | 'context';
+      /** Of the current phase, 0..1. */
+      fraction: number;
+      /** Download phase only. */
+      downloaded_bytes?: number;
+      total_bytes?: number;
+    }
+  | { type: 'loaded'; model: LoadedModelStatus };
+
+/** What `localModels.status` answers. */
+export interface LocalModelsStatus {
+  models: LoadedModelStatus[];
+  models_dirs: string[];
+  /** Milliseconds of disuse before a model is unloaded; 0 never. */
+  idle_unload_ms: number;
+  memory_limit_bytes: number | null;
+}
+
+/** The models folders clemplay uses when no setting names any: `CLEMPLAY_MODELS_DIRS` (path-list), else `<data>/models`. */
+export function defaultModelsDirs(
+  dataDir: string = defaultDataDir(),
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  const listed = (environment.CLEMPLAY_MODELS_DIRS ?? '').split(delimiter).filter((entry) => entry.trim() !== '');
+  return listed.length > 0 ? listed.map((entry) => resolve(entry)) : [join(dataDir, 'models')];
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A file-name glob (`*` any run, `?` one character) as a case-insensitive regular expression. */
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${escapeRegExp(glob).replace(/\\\*/g, '.*').replace(/\\\?/g, '.')}$`, 'i');
+}
+
+/**
+ * Local GGUF models: the runtime that loads and serves them, plus the model manager (list, inspect, estimate, GPU,
+ * download, registry entries). One per process; `dispose()` on quit.
+ */
+export class LocalModelService {
+  readonly runtime: LocalModelRuntime;
+  readonly modelsDirs: readonly string[];
+
+  constructor(readonly options: LocalModelServiceOptions) {
+    if (options.modelsDirs.length === 0) throw new AppError('invalid-input', 'At least one models folder is needed.');
+    this.modelsDirs = options.modelsDirs.map((folder) => resolve(folder));
+    this.runtime = new LocalModelRuntime(options);
+  }
+
+  /** Where downloads go. */
+  get downloadDir(): string {
+    return this.modelsDirs[0]!;
+  }
+
+  /** The .gguf files in the models folders, each with what its header says (or why it cannot be read). */
+  async list(): Promise<ModelList> {
+    const nl = await this.runtime.module();
+    const llama = await this.runtime.getLlama().catch(() => undefined);
+    const found = await findModelFiles(this.modelsDirs);
+    const models: ModelFileSummary[] = [];
+    for (const path of found.files) models.push((await summarizeModelFile(nl, path, llama, true)).summary);
+    return { folders: found.folders, models };
+  }
+
+  /** One file in depth; throws `not-found` or `model-load`. */
+  async inspect(path: string): Promise<ModelFileDetails> {
+    const nl = await this.runtime.module();
+    const llama = await this.runtime.getLlama().catch(() => undefined);
+    return inspectModelFile(nl, resolve(path), llama);
+  }
+
+  /** Memory for a file with given settings and with `auto`, before loading it. */
+  async estimate(request: EstimateRequest): Promise<MemoryEstimate> {
+    const nl = await this.runtime.module();
+    const llama = await this.runtime.getLlama();
+    const path = resolve(request.path);
+    const info = await readGgufHeader(nl, path, 'path');
+    const insights = await nl.GgufInsights.from(info, llama);
+    const requested = await this.runtime.estimate(insights, {
+      gpuLayers: request.gpu_layers ?? 'auto',
+      contextSize: request.context_size ?? 'auto',
+      parallel: request.parallel ?? 1,
+      flashAttention: request.flash_attention ?? 'auto',
+      batchSize: 'auto',
+    });
+    const auto = await this.runtime.estimate(insights, {
+      gpuLayers: 'auto',
+      contextSize: 'auto',
+      parallel: 1,
+      flashAttention: 'auto',
+      batchSize: 'auto',
+    });
+    const ram = await llama.getRamState();
+    const vram = llama.gpu === false ? undefined : await llama.getVramState();
+    const limit = this.options.memoryLimitBytes;
+    const loaded = this.runtime
+      .status()
+      .reduce((sum, model) => sum + model.memory.ram_bytes + model.memory.vram_bytes, 0);
+    const total = requested.memory.ram_bytes + requested.memory.vram_bytes;
+    const fits =
+      requested.memory.ram_bytes <= ram.free &&
+      (vram === undefined || requested.memory.vram_bytes <= vram.free) &&
+      (limit === undefined || loaded + total <= limit);
+    return {
+      path,
+      file_name: basename(path),
+      requested,
+      auto,
+      available: {
+        ram_free_bytes: ram.free,
+        ram_total_bytes: ram.total,
+        vram_free_bytes: vram?.free ?? null,
+        vram_total_bytes: vram?.total ?? null,
+        memory_limit_bytes: limit ?? null,
+        loaded_models_bytes: loaded,
+      },
+      fits,
+    };
+  }
+
+  /** The compute backend, GPUs and memory. */
+  gpu(): Promise<GpuInfo> {
+    return this.runtime.gpuInfo();
+  }
+
+  /** Downloads a model URI into `directory` (default: the first models folder); see {@link downloadModelFile}. */
+  async download(
+    request: { uri: string; directory?: string },
+    options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<DownloadResult> {
+    const nl = await this.runtime.module();
+    return downloadModelFile(nl, {
+      uri: request.uri,
+      directory: resolve(request.directory ?? this.downloadDir),
+      ...options,
+      ...(this.options.downloadStallTimeoutMs === undefined
+        ? {}
+        : { stallTimeoutMs: this.options.downloadStallTimeoutMs }),
+      ...(this.options.downloadConnectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: this.options.downloadConnectTimeoutMs }),
+    });
+  }
+
+  /** The `hf:` URI for clemcore's `huggingface_id` + `filename` (a name or a glob like `*Q4_K_M.gguf`). */
+  private async huggingFaceUri(source: Extract<ModelSource, { kind: 'huggingface' }>): Promise<string> {
+    const { repository, filename } = source;
+    if (filename === undefined) return `hf:${repository}`;
+    if (!/[*?]/.test(filename)) return `hf:${repository}/${filename}`;
+    const nl = await this.runtime.module();
+    const quantText = filename
+      .replace(/\.gguf$/i, '')
+      .replace(/[*?]/g, '')
+      .replace(/^[._-]+|[._-]+$/g, '');
+    const quant = nl.ggufFileQuantNames.find((name) => name.toLowerCase() === quantText.toLowerCase());
+    if (quant === undefined) {
+      throw new AppError(
+        'invalid-spec',
+        `The model spec's \`filename\` glob ${JSON.stringify(filename)} needs the repository's file list to resolve, ` +
+          'which clemplay only does for globs naming a quantization (such as "*Q4_K_M.gguf") — write the exact ' +
+          `file name, or use \`model_uri\` "hf:${repository}/<file>.gguf".`,
+        { key_path: 'model_config.filename' },
+      );
+    }
+    return `hf:${repository}:${quant}`;
+  }
+
+  /** A local file for a `huggingface_id` + `filename` glob, when one was downloaded before. */
+  private async findHuggingFaceFile(
+    source: Extract<ModelSource, { kind: 'huggingface' }>,
+  ): Promise<string | undefined> {
+    if (source.filename === undefined) return undefined;
+    const [user = '', repository = ''] = source.repository.split('/');
+    const pattern = globToRegExp(source.filename);
+    const modelName = repository.replace(/[-_.]gguf$/i, '').toLowerCase();
+    const { files } = await findModelFiles(this.modelsDirs);
+    return files.find((file) => {
+      const name = basename(file);
+      // node-llama-cpp names downloads `hf_<user>_[<repo>_]<file>`; a copy put there by hand carries the model name.
+      const fromRepository =
+        name.toLowerCase().startsWith(`hf_${user.toLowerCase()}_`) || name.toLowerCase().includes(modelName);
+      const bare = name.replace(new RegExp(`^hf_${escapeRegExp(user)}_(${escapeRegExp(repository)}_)?`, 'i'), '');
+      return fromRepository && (pattern.test(bare) || pattern.test(name));
+    });
+  }
+
+  /**
+   * The local file a spec's source names: a path (relative ones looked up in the working folder, then in each
+   * models folder), or a URI already downloaded, or downloaded now into the first models folder.
+   */
+  async resolveModelFile(
+    source: ModelSource,
+    options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    if (source.kind === 'path') {
+      const candidates = isAbsolute(source.path)
+        ? [source.path]
+        : [
+            resolve(this.options.cwd ?? process.cwd(), source.path),
+            ...this.modelsDirs.map((folder) => resolve(folder, source.path)),
+          ];
+      for (const candidate of candidates) if (await isFile(candidate)) return candidate;
+      throw new AppError(
+        'not-found',
+        `No model file ${JSON.stringify(source.path)}: looked at ${candidates.join(', ')} — check \`${source.keyPath}\`` +
+          (isAbsolute(source.path) ? '.' : ', or put the file in a models folder.'),
+        { key_path: source.keyPath, looked_at: candidates },
+      );
+    }
+    const nl = await this.runtime.module();
+    if (source.kind === 'huggingface') {
+      const local = await this.findHuggingFaceFile(source);
+      if (local !== undefined) return local;
+    }
+    const uri = source.kind === 'uri' ? source.uri : await this.huggingFaceUri(source);
+    for (const folder of this.modelsDirs) {
+      const found = await findDownloadedModel(nl, uri, folder);
+      if (found !== undefined) return found;
+    }
+    return (await this.download({ uri }, options)).path;
+  }
+
+  /** The weights and load settings of a llamacpp spec, the file downloaded if it has to be. */
+  async prepare(
+    spec: JsonObject,
+    options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<{ path: string; spec: LlamaSpec }> {
+    const parsed = readLlamaSpec(spec);
+    const path = await this.resolveModelFile(parsed.source, options);
+    return { path, spec: parsed };
+  }
+
+  /** Loads the model of a llamacpp spec (downloading it first if needed) and reports each step. */
+  async load(
+    spec: JsonObject,
+    options: { onEvent?: (event: LoadEvent) => void; signal?: AbortSignal } = {},
+  ): Promise<LoadedModelStatus> {
+    const { onEvent, signal } = options;
+    const { path, spec: parsed } = await this.prepare(spec, {
+      ...(signal === undefined ? {} : { signal }),
+      onProgress: (progress) =>
+        onEvent?.({
+          type: 'progress',
+          phase: 'download',
+          fraction: progress.fraction,
+          downloaded_bytes: progress.downloaded_bytes,
+          total_bytes: progress.total_bytes,
+        }),
+    });
+    const model = await this.runtime.load(path, parsed.load, {
+      ...(signal === undefined ? {} : { signal }),
+      onProgress: (progress: LoadProgress) =>
+        onEvent?.({ type: 'progress', phase: progress.phase, fraction: progress.fraction }),
+    });
+    onEvent?.({ type: 'loaded', model });
+    return model;
+  }
+
+  /** Unloads one model (by status id or file path) or all of them; returns the ids unloaded. */
+  unload(target: { id?: string; path?: string } = {}): Promise<string[]> {
+    return this.runtime.unload(target.path === undefined ? target : { ...target, path: resolve(target.path) });
+  }
+
+  status(): LocalModelsStatus {
+    return {
+      models: this.runtime.status(),
+      models_dirs: [...this.modelsDirs],
+      idle_unload_ms: this.options.idleUnloadMs ?? defaultIdleUnloadMs,
+      memory_limit_bytes: this.options.memoryLimitBytes ?? null,
+    };
+  }
+
+  /** The registry entry for a file (see {@link registryEntryForModel}); throws when the file cannot be read. */
+  async registryEntry(path: string, modelName?: string): Promise<JsonObject> {
+    const nl = await this.runtime.module();
+    const { summary, info } = await summarizeModelFile(nl, resolve(path));
+    if (info === undefined) {
+      const problem = summary.problem ?? { code: 'model-load' as const, message: `Cannot read ${summary.path}.` };
+      throw new AppError(problem.code, problem.message, problem.details);
+    }
+    return registryEntryForModel(summary, modelName === undefined ? {} : { modelName });
+  }
+
+  /** Unloads every model and lets go of node-llama-cpp. */
+  dispose(): Promise<void> {
+    return this.runtime.dispose();
+  }
+}
+
+/** Makes the local-model service; cheap: node-llama-cpp is loaded only when a model or the GPU is first needed. */
+export function createLocalModelService(options: LocalModelServiceOptions): LocalModelService {
+  return new LocalModelService(options);
+}
+
+let fallbackService: LocalModelService | undefined;
+
+/**
+ * The service the llamacpp backend uses when its context brings none (scripts that call the backend directly):
+ * the default models folders, and the runtime's defaults.
+ */
+export function defaultLocalModelService(): LocalModelService {
+  fallbackService ??= createLocalModelService({ modelsDirs: defaultModelsDirs() });
+  return fallbackService;
+}
