@@ -1,22 +1,25 @@
 /**
- * Is the chat pipeline a bottleneck? A fast local OpenAI-style stream is read two ways in the same run, on the same
- * server: directly by the openai SDK (the baseline), and through clemplay's whole path — chat.stream over the web
- * host's WebSocket to an API client (resolve, backend, delta batching, tRPC, JSON over the socket). The figure is the
- * ratio of characters per second delivered: app / SDK (aim ≥ 0.9).
+ * Is the chat pipeline a bottleneck? A fast local OpenAI-style stream is read two ways in the same run, from the same
+ * server (in a process of its own, as a llama.cpp or vLLM server is): directly by the openai SDK (the baseline), and
+ * through clemplay's whole path — chat.stream over the web host's WebSocket to an API client in a process of its own,
+ * as a browser is (resolve, backend, delta batching, tRPC, JSON over the socket). The figure is the ratio of
+ * characters per second delivered: app / SDK (aim ≥ 0.9).
  *
  * It also times stopping (the issue asks for "within 100 ms"): from aborting a generation to its `end: abort` part
  * (in process), and from a client's unsubscribe over the web host to the server seeing its HTTP request closed.
  *
  * Run: npx tsx bench/stream.ts
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { streamChat } from '../src-main/chat/chat-service.js';
 import { startWebHost } from '../src-main/host/web-host.js';
-import { connectApiClient } from '../src-main/testing/api-client.js';
+import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client.js';
 import { startFakeOpenAIServer } from '../src-main/testing/fake-openai-server.js';
 import { createTestServices } from '../src-main/testing/services.js';
 
@@ -49,6 +52,7 @@ interface Sample {
 }
 
 const tokens = 20_000;
+const fastReply = Array.from({ length: tokens }, (_, index) => `w${index % 997}`).join(' ');
 const runs = 5;
 
 function median(values: number[]): number {
@@ -57,27 +61,23 @@ function median(values: number[]): number {
 }
 
 export async function main(): Promise<StreamBenchResult> {
-  const reply = Array.from({ length: tokens }, (_, index) => `w${index % 997}`).join(' ');
-  // Model "slow" streams a word every 20 ms, for the stop timings; anything else gets the fast reply.
-  const fake = await startFakeOpenAIServer({
-    script: (request) =>
-      (request.body as { model?: string }).model === 'slow'
-        ? { type: 'reply', text: reply, delayMs: 20 }
-        : { type: 'reply', text: reply },
-  });
+  const remote = await spawnRole<{ baseUrl: string }>('server', {});
+  // The stop timings need to see the server side of the request, so their slow server runs here.
+  const fake = await startFakeOpenAIServer({ script: () => ({ type: 'reply', text: fastReply, delayMs: 20 }) });
   const folder = mkdtempSync(join(tmpdir(), 'clemplay-bench-stream-'));
   const registry = join(folder, 'model_registry.json');
   writeFileSync(
     registry,
     JSON.stringify([
-      { model_name: 'fast', backend: 'openai_compatible', model_id: 'm', base_url: fake.baseUrl },
+      { model_name: 'fast', backend: 'openai_compatible', model_id: 'm', base_url: remote.setup.baseUrl },
       { model_name: 'slow', backend: 'openai_compatible', model_id: 'slow', base_url: fake.baseUrl },
     ]),
   );
   const services = await createTestServices({ registryFiles: [registry] });
   const host = await startWebHost({ services, rendererDir: folder });
   const client = connectApiClient(host);
-  const sdk = new OpenAI({ apiKey: 'none', baseURL: fake.baseUrl, maxRetries: 0 });
+  const browser = await spawnRole<Record<string, never>>('client', { port: host.port, token: host.token });
+  const sdk = new OpenAI({ apiKey: 'none', baseURL: remote.setup.baseUrl, maxRetries: 0 });
   const messages = [{ role: 'user' as const, content: 'go' }];
 
   async function viaSdk(): Promise<Sample> {
@@ -93,28 +93,8 @@ export async function main(): Promise<StreamBenchResult> {
     return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started };
   }
 
-  function viaApp(): Promise<Sample> {
-    const started = performance.now();
-    let first = 0;
-    let characters = 0;
-    return new Promise((resolve, reject) => {
-      client.api.chat.stream.subscribe(
-        { query: 'fast', messages },
-        {
-          onData: (part) => {
-            if (part.type === 'text-delta') {
-              if (first === 0) first = performance.now();
-              characters += part.text.length;
-            } else if (part.type === 'error') {
-              reject(new Error(part.error.message));
-            } else if (part.type === 'end') {
-              resolve({ characters, seconds: (performance.now() - started) / 1000, firstMs: first - started });
-            }
-          },
-          onError: reject,
-        },
-      );
-    });
+  async function viaApp(): Promise<Sample> {
+    return JSON.parse(await browser.ask('run')) as Sample;
   }
 
   /** Milliseconds from abort to the stream's `end: abort`, with the whole chat path in this process. */
@@ -168,7 +148,7 @@ export async function main(): Promise<StreamBenchResult> {
     });
     const measurements = [measure('sdk'), measure('app')];
     const [direct, app] = measurements as [StreamMeasurement, StreamMeasurement];
-    if (samples.app.some((sample) => sample.characters !== reply.length)) throw new Error('the app lost text');
+    if (samples.app.some((sample) => sample.characters !== fastReply.length)) throw new Error('the app lost text');
     const ratio = app.charactersPerSecond / direct.charactersPerSecond;
     const stops = { inProcess: [] as number[], webHost: [] as number[] };
     for (let run = 0; run < 10; run++) {
@@ -191,6 +171,8 @@ export async function main(): Promise<StreamBenchResult> {
     console.log(headline);
     return { tokens, runs, measurements, ratio, stopMilliseconds: stops, headline };
   } finally {
+    browser.stop();
+    remote.stop();
     client.close();
     await host.close();
     await services.dispose();
@@ -198,7 +180,90 @@ export async function main(): Promise<StreamBenchResult> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Reads a stream over the web host the way the renderer does; `firstMs` is from subscribing to the first text. */
+function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
+  const started = performance.now();
+  let first = 0;
+  let characters = 0;
+  return new Promise((resolve, reject) => {
+    api.chat.stream.subscribe(
+      { query: 'fast', messages: [{ role: 'user', content: 'go' }] },
+      {
+        onData: (part) => {
+          if (part.type === 'text-delta') {
+            if (first === 0) first = performance.now();
+            characters += part.text.length;
+          } else if (part.type === 'error') {
+            reject(new Error(part.error.message));
+          } else if (part.type === 'end') {
+            resolve({ characters, seconds: (performance.now() - started) / 1000, firstMs: first - started });
+          }
+        },
+        onError: reject,
+      },
+    );
+  });
+}
+
+/** This file also runs as the server or the client process: the role and its setup come in this variable. */
+const roleVariable = 'CLEMPLAY_BENCH_STREAM_ROLE';
+
+/** A helper process of this benchmark: its setup line, a request/answer line exchange, and a way to stop it. */
+interface RoleProcess<Setup> {
+  setup: Setup;
+  ask(line: string): Promise<string>;
+  stop(): void;
+}
+
+async function spawnRole<Setup>(
+  role: 'server' | 'client',
+  setup: Record<string, unknown>,
+): Promise<RoleProcess<Setup>> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [roleVariable]: JSON.stringify({ role, ...setup }) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const line = await lines.next();
+    if (line.done === true) throw new Error(`the ${role} process ended early`);
+    return line.value;
+  };
+  return {
+    setup: JSON.parse(await next()) as Setup,
+    ask: async (line) => {
+      child.stdin.write(`${line}\n`);
+      return next();
+    },
+    stop: () => child.stdin.end(),
+  };
+}
+
+/** The server or client process: announces itself on stdout, serves until its stdin ends. */
+async function runRole(setup: { role: 'server' | 'client'; port?: number; token?: string }): Promise<void> {
+  const input = createInterface({ input: process.stdin });
+  if (setup.role === 'server') {
+    const server = await startFakeOpenAIServer({ script: () => ({ type: 'reply', text: fastReply }) });
+    process.stdout.write(`${JSON.stringify({ baseUrl: server.baseUrl })}\n`);
+    input.on('close', () => void server.close().then(() => process.exit(0)));
+    return;
+  }
+  const client = connectApiClient({ port: setup.port ?? 0, token: setup.token ?? '' });
+  process.stdout.write('{}\n');
+  for await (const line of input) {
+    if (line === 'run') process.stdout.write(`${JSON.stringify(await readOverApi(client.api))}\n`);
+  }
+  client.close();
+  process.exit(0);
+}
+
+const role = process.env[roleVariable];
+if (role !== undefined) {
+  runRole(JSON.parse(role) as Parameters<typeof runRole>[0]).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;

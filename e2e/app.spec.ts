@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { _electron, expect, test, type Page, type TestInfo } from '@playwright/test';
 import { findElectronBinary } from '../scripts/electron-binary.mjs';
+import { ensureTestModel } from '../scripts/test-models';
 import { serveApp, type ServedApp } from './web-host';
 
 const root = join(import.meta.dirname, '..');
@@ -151,6 +153,49 @@ test.describe('web host in Chromium', () => {
     const withoutToken = app.url.replace(/\?token=.*$/, '');
     expect((await request.get(withoutToken)).status()).toBe(401);
     expect((await request.get(`${withoutToken}?token=wrong`)).status()).toBe(403);
+  });
+});
+
+test.describe('local models in Chromium', () => {
+  let app: ServedApp;
+  test.beforeAll(async () => {
+    const models = mkdtempSync(join(tmpdir(), 'clemplay-e2e-models-'));
+    copyFileSync(await ensureTestModel('tiny'), join(models, 'tiny-chat.gguf'));
+    app = await serveApp([], { CLEMPLAY_MODELS_DIRS: models });
+  });
+  test.afterAll(async () => {
+    await app.stop();
+  });
+
+  test('lists a GGUF file, loads and unloads it, adds it to the registry and chats with it', async ({
+    page,
+  }, testInfo) => {
+    await page.goto(app.url);
+    await page.getByTestId('nav-local-models').click();
+    const row = page.getByTestId('local-model-row');
+    await expect(row).toHaveCount(1);
+    await expect(row).toContainText('tiny-chat.gguf');
+    await expect(row).toContainText('llama');
+    await row.getByTestId('local-load').click();
+    await expect(page.getByTestId('local-loaded-state')).toHaveText('ready');
+    await page.screenshot({ path: testInfo.outputPath('local-models.png'), fullPage: true });
+    await page.getByTestId('local-unload').click();
+    await expect(page.getByTestId('local-loaded-row')).toHaveCount(0);
+
+    await row.getByTestId('local-add').click();
+    await expect(page.getByTestId('local-message')).toContainText('Added "');
+    const name = /Added "([^"]+)"/.exec((await page.getByTestId('local-message').textContent()) ?? '')?.[1];
+    expect(name).toBeDefined();
+    await page.getByTestId('nav-registry').click();
+    await expect(page.getByTestId('registry-model-name').first()).toHaveText(name!);
+
+    await page.getByTestId('nav-chat').click();
+    await page.getByTestId('chat-model').fill(`{"model_name": "${name}", "max_tokens": 8}`);
+    await page.getByTestId('chat-input').fill('hello');
+    await page.getByTestId('chat-send').click();
+    await expect(page.getByTestId('chat-send')).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('chat-message-assistant')).not.toHaveText(/^assistant$/);
+    await expect(page.getByTestId('chat-error')).toHaveCount(0);
   });
 });
 

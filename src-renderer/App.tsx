@@ -1,4 +1,5 @@
 import { ChatPage } from './pages/ChatPage';
+import { LocalModelsPage } from './pages/LocalModelsPage';
 import { PlaceholderPage } from './pages/PlaceholderPage';
 import { PlaygroundPage } from './pages/PlaygroundPage';
 import { RegistryPage } from './pages/RegistryPage';
@@ -11,6 +12,8 @@ function Page({ page }: { page: PageId }) {
       return <RegistryPage />;
     case 'chat':
       return <ChatPage />;
+    case 'local-models':
+      return <LocalModelsPage />;
     case 'playground':
       return <PlaygroundPage />;
     case 'settings':
