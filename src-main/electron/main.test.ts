@@ -96,6 +96,16 @@ describe('Electron main (electron mocked)', () => {
     ]);
   });
 
+  it('releases the services before it lets the app quit', async () => {
+    const preventDefault = vi.fn();
+    electron.app.emit('will-quit', { preventDefault });
+    expect(preventDefault).toHaveBeenCalledTimes(1);
+    await vi.waitFor(() => expect(electron.app.quit).toHaveBeenCalledTimes(1));
+    const second = vi.fn();
+    electron.app.emit('will-quit', { preventDefault: second });
+    expect(second).not.toHaveBeenCalled();
+  });
+
   it('denies every permission request and check', () => {
     const check = electron.session.defaultSession.setPermissionCheckHandler.mock.calls[0]![0] as () => boolean;
     expect(check()).toBe(false);

@@ -59,7 +59,16 @@ async function start(): Promise<void> {
       decrypt: (buffer) => safeStorage.decryptString(buffer),
     },
   });
-  app.on('will-quit', () => void services.dispose());
+  // Electron does not wait for promises on quit: hold the quit until loaded models and watchers are released.
+  let released = false;
+  app.on('will-quit', (event) => {
+    if (released) return;
+    event.preventDefault();
+    void services.dispose().finally(() => {
+      released = true;
+      app.quit();
+    });
+  });
   serveRenderer(join(services.appRoot, 'out', 'renderer'));
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.defaultSession.setPermissionCheckHandler(() => false);

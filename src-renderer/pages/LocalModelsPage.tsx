@@ -81,9 +81,8 @@ export function LocalModelsPage() {
   const addToRegistry = async (path: string) => {
     setError(null);
     try {
-      const { entry } = await api.localModels.addToRegistry.query({ path });
-      const saved = await api.registry.save.mutate({ entry });
-      setMessage(`Added "${String(entry.model_name)}" to ${saved.file} (entry #${saved.index}).`);
+      const saved = await api.localModels.addToRegistry.mutate({ path });
+      setMessage(`Added "${String(saved.entry.model_name)}" to ${saved.file} (entry #${saved.index}).`);
     } catch (cause) {
       fail(cause);
     }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,18 +143,23 @@ describe('localModels', () => {
     expect(await errorCode(attempt())).toBe('network');
   });
 
-  it('addToRegistry: the entry for a file', async () => {
-    const { entry } = await caller().localModels.addToRegistry({
+  it('addToRegistry: saves the entry for a file to the user registry, where lookups find it', async () => {
+    const saved = await caller().localModels.addToRegistry({
       path: join(models, 'tiny.gguf'),
       model_name: 'my-tiny',
     });
-    expect(entry).toEqual({
+    const expected = {
       model_name: 'my-tiny',
       backend: 'llamacpp',
       model_path: join(models, 'tiny.gguf'),
       open_weight: true,
       context_size: '512',
-    });
+    };
+    expect(saved.entry).toEqual(expected);
+    const userRegistry = services.registry.files().find((file) => file.role === 'user');
+    expect(saved.file).toBe(userRegistry?.path);
+    expect(JSON.parse(await readFile(saved.file, 'utf8'))).toEqual([expected]);
+    expect(services.registry.resolve('my-tiny').spec).toMatchObject(expected);
   });
 
   it('rejects bad input', async () => {

@@ -277,15 +277,17 @@ export const localModelsRouter = router({
   status: procedure.output(localModelsStatus).query(({ ctx }) => ctx.services.localModels.status()),
 
   /**
-   * The registry entry for a file (`{ model_name, backend: "llamacpp", model_path, … }`), for "add to registry";
-   * saving it is the registry's job.
+   * Appends a registry entry for a file to the user registry: `{ model_name, backend: 'llamacpp', model_path, … }`.
+   * Returns the entry and where it was saved.
    */
   addToRegistry: procedure
     .input(z.object({ path, model_name: z.string().min(1).max(200).optional() }))
-    .output(z.object({ entry: jsonObject }))
-    .query(async ({ ctx, input }) => ({
-      entry: await ctx.services.localModels.registryEntry(input.path, input.model_name),
-    })),
+    .output(z.object({ entry: jsonObject, file: z.string(), index: z.number().int().nonnegative() }))
+    .mutation(async ({ ctx, input }) => {
+      const entry = await ctx.services.localModels.registryEntry(input.path, input.model_name);
+      const saved = await ctx.services.registry.save({ entry });
+      return { entry, ...saved };
+    }),
 });
 
 export const systemRouter = router({
