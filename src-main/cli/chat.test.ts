@@ -118,6 +118,13 @@ describe('clemplay chat', () => {
     expect(replies.map((reply) => reply.text)).toEqual(['Hello there, friend.', 'Second reply.']);
   });
 
+  it('lets a person answer on the terminal for the human backend', async () => {
+    const run = await clemplay(['chat', 'human', 'your move?', '--json'], 'e4\n');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('[human player] your move?');
+    expect(JSON.parse(run.stdout)).toMatchObject({ text: 'e4', finish_reason: 'stop' });
+  });
+
   it('Ctrl+C stops the reply in progress', async () => {
     let interrupted = false;
     // Interrupt once the reply has started (words come every 300 ms, so it is far from done).
