@@ -6,7 +6,8 @@
  *    fastest is the baseline, and whether `threads: "auto"` picks it is checked;
  * 2. app: `chat.stream` over the web host's WebSocket to an API client, with a llamacpp spec and `threads: "auto"`
  *    (resolve, backend, runtime, LlamaChat, delta batching, tRPC, JSON over the socket) — the client in a process
- *    of its own, as a browser or Electron's renderer is, and, for comparison, in the web host's own process;
+ *    of its own, as a browser or Electron's renderer is, and, for comparison, in the web host's own process. Same
+ *    context size as the bare loop ({@link contextSize}) and the same Llama instance: the services' own;
  * 3. time to first token both ways, on the same prompt (each run starts with a different word, so no path reuses
  *    the previous run's prompt from the KV cache).
  *
@@ -23,7 +24,6 @@ import { ensureTestModel } from '../scripts/test-models.js';
 import { countParameters, ggufPresets } from '../scripts/make-gguf.js';
 import { toChatHistory } from '../src-main/backends/llamacpp.js';
 import { startWebHost } from '../src-main/host/web-host.js';
-import { createLocalModelService } from '../src-main/llama/service.js';
 import { autoThreadCount, physicalCoreCount } from '../src-main/llama/threads.js';
 import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client.js';
 import { createTestServices } from '../src-main/testing/services.js';
@@ -67,6 +67,8 @@ export interface LlamaCppBenchResult {
   headline: string;
 }
 
+/** Tokens per sequence on both paths: the KV cache's size changes the cost of every token. */
+const contextSize = 2048;
 const generatedTokens = 192;
 const sweepTokens = 96;
 const runs = 3;
@@ -121,7 +123,7 @@ async function openBare(
   threads: number,
 ): Promise<{ run(run: number, tokens: number): Promise<Sample>; close(): Promise<void> }> {
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize: 2048, threads, sequences: 1 });
+  const context = await model.createContext({ contextSize, threads, sequences: 1 });
   const sequence = context.getSequence();
   await bareRun(model, sequence, 99, 16);
   return {
@@ -133,8 +135,18 @@ async function openBare(
   };
 }
 
-/** What the app path sends: an ad-hoc llamacpp spec (it names its backend, so no registry entry is needed). */
-type BenchQuery = { backend: 'llamacpp'; model_name: string; model_path: string; threads: 'auto' };
+/**
+ * What the app path sends: an ad-hoc llamacpp spec (it names its backend, so no registry entry is needed), on the
+ * CPU with the bare loop's context size, so that the two differ only in the path the tokens take.
+ */
+type BenchQuery = {
+  backend: 'llamacpp';
+  model_name: string;
+  model_path: string;
+  threads: 'auto';
+  gpu_layers: 0;
+  context_size: number;
+};
 
 /** One reply through `chat.stream`, timed at the client. */
 function appRun(api: WebSocketApiClient['api'], query: BenchQuery, run: number, tokens: number): Promise<Sample> {
@@ -219,8 +231,9 @@ function summarize(path: string, threads: number, samples: Sample[]): LlamaCppMe
 export async function main(): Promise<LlamaCppBenchResult> {
   const modelPath = await ensureTestModel('bench150m');
   const parameters = countParameters(ggufPresets.bench150m);
-  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  // The services' own local-model runtime serves the app path; its Llama instance runs the bare loop too.
+  const services = await createTestServices();
+  const llama = await services.localModels.runtime.getLlama();
   const cores = physicalCoreCount();
   const autoThreads = autoThreadCount(cores);
 
@@ -239,13 +252,16 @@ export async function main(): Promise<LlamaCppBenchResult> {
 
   // (2) and (3): through the app, over the web host.
   const folder = mkdtempSync(join(tmpdir(), 'clemplay-bench-llamacpp-'));
-  const services = await createTestServices();
-  const localModels = createLocalModelService({ modelsDirs: [folder], llama, idleUnloadMs: 0 });
-  // Until the services make their own, the backend finds this one through the context.
-  services.backendContext.localModels = localModels;
   const host = await startWebHost({ services, rendererDir: folder });
   const client = connectApiClient(host);
-  const query: BenchQuery = { backend: 'llamacpp', model_name: 'bench150m', model_path: modelPath, threads: 'auto' };
+  const query: BenchQuery = {
+    backend: 'llamacpp',
+    model_name: 'bench150m',
+    model_path: modelPath,
+    threads: 'auto',
+    gpu_layers: 0,
+    context_size: contextSize,
+  };
   const remote = spawnClient({ port: host.port, token: host.token, query });
 
   const bareBest = await openBare(llama, modelPath, best.threads);
@@ -294,10 +310,8 @@ export async function main(): Promise<LlamaCppBenchResult> {
     remote.close();
     client.close();
     await host.close();
+    // Unloads the app's model and lets go of the Llama instance (the runtime made it, and nothing failed to load).
     await services.dispose();
-    await localModels.dispose();
-    // Nothing failed to load here, so node-llama-cpp lets go (a failed load would make this wait forever).
-    await llama.dispose();
   }
 }
 

@@ -1,12 +1,14 @@
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeNotGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
+import { type ResolvedPart, streamChat } from '../chat/chat-service.js';
 import { type FakeModelServer, startFakeModelServer } from '../llama/fake-model-server.js';
 import { createLocalModelService, type LocalModelService } from '../llama/service.js';
 import { backend, toChatHistory } from './llamacpp.js';
@@ -28,6 +30,10 @@ beforeAll(async () => {
   service = createLocalModelService({ modelsDirs: [models], gpu: false, cwd: folder });
   context = { getApiKey: async () => undefined, localModels: service };
   server = await startFakeModelServer({ '/served-tiny.gguf': tiny });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 afterAll(async () => {
@@ -93,12 +99,14 @@ describe('chat', () => {
     await model.dispose();
   });
 
-  it.each([1, 5, 16])('respects max_tokens %i', async (maxTokens) => {
+  // `hello` runs 24 greedy tokens without reaching the end of a turn (the test above), so each limit is what stops it.
+  it.each([1, 5, 16])('respects max_tokens %i: exactly that many tokens, then end: length', async (maxTokens) => {
     const model = await make();
     const parts = await collect(model, { max_tokens: maxTokens });
-    const end = parts.at(-1);
-    expect(usageOf(parts)?.output_tokens).toBeLessThanOrEqual(maxTokens);
-    if (end?.type === 'end' && end.reason === 'length') expect(usageOf(parts)?.output_tokens).toBe(maxTokens);
+    expect(parts.at(-1)).toEqual({ type: 'end', reason: 'length' });
+    expect(usageOf(parts)?.output_tokens).toBe(maxTokens);
+    // Greedy is deterministic: fewer tokens are a prefix of more.
+    expect(textOf(await collect(model, { max_tokens: 24 }))).toContain(textOf(parts));
   });
 
   it('without max_tokens, stops when the context is full', async () => {
@@ -196,6 +204,68 @@ describe('stopping', () => {
     await unloading;
     expect(parts.at(-1)).toEqual({ type: 'end', reason: 'abort' });
     expect((await collect(model, { max_tokens: 2 })).at(-1)).toEqual({ type: 'end', reason: 'length' });
+  });
+});
+
+describe('cancelling while the model is made', () => {
+  it('a download stops when the chat is stopped: aborted, nothing loaded', async () => {
+    const controller = new AbortController();
+    const seen = server.requests.length;
+    server.mode = 'hang';
+    try {
+      const making = backend.createModel(
+        { ...base, model_uri: `${server.url}/served-tiny.gguf`, context_size: 416 },
+        context,
+        controller.signal,
+      );
+      // Without the signal, this would wait for the server until the connect timeout (15 s), then fail with network.
+      while (server.requests.length === seen) await new Promise((resolve) => setTimeout(resolve, 10));
+      controller.abort();
+      const error = await rejection(making);
+      expect(error.code).toBe('aborted');
+    } finally {
+      server.mode = 'serve';
+    }
+    expect(service.status().models.filter((loaded) => loaded.settings.context_size === 416)).toEqual([]);
+  });
+
+  it('a chat stopped while its model loads ends with aborted, and leaves nothing loaded', async () => {
+    const nl = await service.runtime.module();
+    const controller = new AbortController();
+    const createContext = nl.LlamaModel.prototype.createContext;
+    const made: LlamaModel[] = [];
+    // Stopped in the middle of the load: the weights are in, the context is being made.
+    vi.spyOn(nl.LlamaModel.prototype, 'createContext').mockImplementation(async function (
+      this: LlamaModel,
+      options?: LlamaContextOptions,
+    ) {
+      made.push(this);
+      controller.abort();
+      return createContext.call(this, options);
+    });
+    const spec = { ...base, model_path: tiny, context_size: 432 };
+    const parts: (StreamPart | ResolvedPart)[] = [];
+    const dependencies = {
+      registry: {
+        resolve: () => ({
+          spec,
+          source: null,
+          provenance: { file: null, lookupSource: null, index: null, fromQuery: [], fromEntry: [], bindings: {} },
+        }),
+      },
+      backendContext: context,
+    };
+    const chat = streamChat(dependencies, { query: spec, messages: hello }, controller.signal);
+    for await (const part of chat) parts.push(part);
+    // A stop while the model loads is a stop like any other: usage so far, then end: abort.
+    expect(parts.map((part) => part.type)).toEqual(['resolved', 'usage', 'end']);
+    expect(parts.at(-1)).toEqual({ type: 'end', reason: 'abort' });
+    expect(made).toHaveLength(1);
+    for (let tries = 0; tries < 200 && !made.every((model) => model.disposed); tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(made.every((model) => model.disposed)).toBe(true);
+    expect(service.status().models.filter((loaded) => loaded.settings.context_size === 432)).toEqual([]);
   });
 });
 

@@ -208,11 +208,14 @@ class LlamaCppModel implements Model {
 export function createLlamaCppBackend(options: LlamaCppBackendOptions = {}): Backend {
   return {
     name: 'llamacpp',
-    async createModel(spec: JsonObject, context: BackendContext): Promise<Model> {
+    async createModel(spec: JsonObject, context: BackendContext, signal?: AbortSignal): Promise<Model> {
       const service = context.localModels ?? options.service ?? defaultLocalModelService();
-      const { path, spec: parsed } = await service.prepare(spec);
+      // A chat stopped while its model downloads or loads stops waiting at once; the download or load itself stops
+      // too unless another caller still waits for it.
+      const cancel = signal === undefined ? {} : { signal };
+      const { path, spec: parsed } = await service.prepare(spec, cancel);
       // Loaded now, so a missing, broken or too large model shows when the model is made, not at its first reply.
-      await service.runtime.load(path, parsed.load);
+      await service.runtime.load(path, parsed.load, cancel);
       service.runtime.checkChatTemplate(path, parsed.load, parsed.chatTemplate);
       return new LlamaCppModel(spec, parsed, path, service);
     },

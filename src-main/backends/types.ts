@@ -54,5 +54,9 @@ export interface BackendContext {
 /** A backend: makes models of its name from resolved specs. */
 export interface Backend {
   readonly name: string;
-  createModel(spec: JsonObject, context: BackendContext): Promise<Model>;
+  /**
+   * Makes a model. Aborting `signal` stops the work it may take (a download, loading weights) and rejects with
+   * `aborted`; backends that make models at once may ignore it.
+   */
+  createModel(spec: JsonObject, context: BackendContext, signal?: AbortSignal): Promise<Model>;
 }

@@ -49,9 +49,15 @@ export async function* streamChat(
   try {
     if (typeof backendName !== 'string') throw new AppError('invalid-spec', 'the resolved spec has no backend');
     const backend = await loadBackend(backendName);
-    model = await backend.createModel(resolution.spec, dependencies.backendContext);
+    model = await backend.createModel(resolution.spec, dependencies.backendContext, signal);
   } catch (error) {
-    yield { type: 'error', error: toAppErrorShape(error), partial: false };
+    if (signal.aborted) {
+      // Stopped while the model was still downloading or loading: a stop, like any other, not a failure.
+      yield { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } };
+      yield { type: 'end', reason: 'abort' };
+    } else {
+      yield { type: 'error', error: toAppErrorShape(error), partial: false };
+    }
     return;
   }
   let streamedText = false;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { writeTruncatedGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import { AppError } from '../../src-shared/errors.js';
+import { findAppRoot } from '../paths.js';
 import { type FakeModelServer, startFakeModelServer } from '../llama/fake-model-server.js';
 import { LocalModelRuntime } from '../llama/runtime.js';
 import { createLocalModelService } from '../llama/service.js';
@@ -119,6 +121,48 @@ describe('clemplay pull', () => {
     const closed = await startFakeModelServer({});
     await closed.close();
     expect((await failure(run('pull', `${closed.url}/x.gguf`, '--dir', join(folder, 'x')))).code).toBe('network');
+  });
+});
+
+describe('clemplay chat with a llamacpp spec', () => {
+  /** Runs the built CLI as a person does, with config and data folders of its own (see chat.test.ts). */
+  function clemplay(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const home = join(folder, 'chat-home');
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [join(findAppRoot(), 'bin', 'clemplay.mjs'), ...args], {
+        cwd: folder,
+        env: { ...process.env, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data') },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (status) => resolve({ status, stdout, stderr }));
+      child.stdin.end();
+    });
+  }
+
+  const spec = (modelPath: string): string =>
+    JSON.stringify({ backend: 'llamacpp', model_name: 'tiny', model_path: modelPath, threads: 1, context_size: 256 });
+
+  it('loads the model, streams the reply and exits', async () => {
+    const run = await clemplay(['chat', spec(tiny), 'hi', '--max-tokens', '4', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({
+      text: expect.any(String),
+      usage: { input_tokens: expect.any(Number), output_tokens: 4 },
+      finish_reason: 'length',
+    });
+  });
+
+  it('says which file is missing', async () => {
+    const run = await clemplay(['chat', spec(join(folder, 'absent.gguf')), 'hi', '--json']);
+    expect(run.status).not.toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      finish_reason: 'error',
+      error: { code: 'not-found', message: expect.stringMatching(/No model file .*absent\.gguf/) },
+    });
   });
 });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ggufPresets } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import { AppError } from '../../src-shared/errors.js';
@@ -154,5 +154,72 @@ describe('download failures', () => {
     } finally {
       server.mode = 'serve';
     }
+  });
+});
+
+/** What node-llama-cpp's downloader reports, as far as downloadModelFile reads it. */
+interface FakeStatus {
+  downloadedSize: number;
+  totalSize: number;
+  averageSpeed: number;
+}
+
+/**
+ * A node-llama-cpp stand-in whose downloader "downloads" `file` at once, reporting `reported` bytes on the way, and
+ * hands out its progress callback so a test can call it late, as the real one may.
+ */
+function fakeDownloader(file: string, size: number, reported: number) {
+  const seen: { onProgress?: (status: FakeStatus) => void } = {};
+  const nlFake = {
+    resolveModelFile: () => Promise.reject(new Error('not downloaded')),
+    createModelDownloader: (options: { onProgress?: (status: FakeStatus) => void }) => {
+      seen.onProgress = options.onProgress;
+      return Promise.resolve({
+        downloadedSize: 0,
+        totalSize: size,
+        download: () => {
+          options.onProgress?.({ downloadedSize: reported, totalSize: size, averageSpeed: 1000 });
+          return Promise.resolve(file);
+        },
+        cancel: () => Promise.resolve(),
+      });
+    },
+  };
+  return { nl: nlFake as unknown as NodeLlamaCppModule, seen };
+}
+
+describe('after the download is done', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('ignores progress the downloader reports late: no callback, no stall timer left', async () => {
+    const size = (await stat(tiny)).size;
+    const fake = fakeDownloader(tiny, size, size);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const progress: DownloadProgress[] = [];
+    await downloadModelFile(fake.nl, {
+      uri: 'hf:someone/model:Q4_0',
+      directory: join(folder, 'late'),
+      onProgress: (step) => progress.push(step),
+    });
+    const reported = progress.length;
+    // Counted against the timers before the late report (vitest keeps one of its own).
+    const timers = vi.getTimerCount();
+    fake.seen.onProgress?.({ downloadedSize: size, totalSize: size, averageSpeed: 1000 });
+    expect(progress).toHaveLength(reported);
+    expect(vi.getTimerCount()).toBe(timers);
+  });
+
+  it('reports completion even when the downloader last reported less', async () => {
+    const size = (await stat(tiny)).size;
+    const progress: DownloadProgress[] = [];
+    await downloadModelFile(fakeDownloader(tiny, size, Math.floor(size / 2)).nl, {
+      uri: 'hf:someone/model:Q4_0',
+      directory: join(folder, 'short'),
+      onProgress: (step) => progress.push(step),
+    });
+    expect(progress.map((step) => step.fraction)).toEqual([expect.closeTo(0.5, 2), 1]);
+    expect(progress.at(-1)).toMatchObject({ downloaded_bytes: size, total_bytes: size });
   });
 });

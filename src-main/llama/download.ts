@@ -247,12 +247,29 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
   const onCallerAbort = (): void => stop.abort(signal?.reason);
   signal?.addEventListener('abort', onCallerAbort, { once: true });
   let stallTimer: NodeJS.Timeout | undefined;
+  // The downloader may still report progress after this function is done (a late chunk, a cancelled connection);
+  // that must neither re-arm the stall timer nor reach a caller who already has its answer.
+  let finished = false;
   const armStallTimer = (): void => {
     clearTimeout(stallTimer);
+    if (finished) return;
     stallTimer = setTimeout(() => stop.abort(new Stalled()), stallTimeoutMs);
+    // A download in flight keeps the process alive by its sockets; this timer alone must not.
+    stallTimer.unref();
   };
   let downloaded = 0;
   let total = 0;
+  let lastFraction = -1;
+  const report = (bytesPerSecond: number): void => {
+    const fraction = total > 0 ? Math.min(1, downloaded / total) : 0;
+    lastFraction = fraction;
+    request.onProgress?.({
+      downloaded_bytes: downloaded,
+      total_bytes: total,
+      fraction,
+      bytes_per_second: bytesPerSecond,
+    });
+  };
   let downloader: ModelDownloader | undefined;
   armStallTimer();
   const creation = nl.createModelDownloader({
@@ -263,15 +280,11 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
     skipExisting: true,
     ...(process.env.HF_TOKEN ? { tokens: { huggingFace: process.env.HF_TOKEN } } : {}),
     onProgress: (status) => {
+      if (finished) return;
       armStallTimer();
       downloaded = status.downloadedSize;
       total = status.totalSize;
-      request.onProgress?.({
-        downloaded_bytes: downloaded,
-        total_bytes: total,
-        fraction: total > 0 ? Math.min(1, downloaded / total) : 0,
-        bytes_per_second: Number.isFinite(status.averageSpeed) ? Math.max(0, status.averageSpeed) : 0,
-      });
+      report(Number.isFinite(status.averageSpeed) ? Math.max(0, status.averageSpeed) : 0);
     },
   });
   try {
@@ -299,6 +312,12 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
         },
       );
     }
+    // Progress may be sampled (and throttled further on); whoever shows it must see the download complete.
+    if (lastFraction < 1) {
+      downloaded = size;
+      total = size;
+      report(0);
+    }
     return { path, size_bytes: size, resumed_from_bytes: resumedFrom, already_present: false };
   } catch (error) {
     if (downloader !== undefined && stop.signal.aborted)
@@ -315,6 +334,7 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
     }
     throw mapDownloadError(uri, error);
   } finally {
+    finished = true;
     clearTimeout(stallTimer);
     signal?.removeEventListener('abort', onCallerAbort);
   }

@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Llama } from 'node-llama-cpp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basename, dirname, join } from 'node:path';
+import type { GgufInsights, Llama, LlamaContext, LlamaContextOptions, LlamaModel } from 'node-llama-cpp';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ggufPresets, writeGguf, writeNotGguf, writeTruncatedGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import { AppError } from '../../src-shared/errors.js';
@@ -28,6 +28,49 @@ function runtimeWith(options: LocalModelRuntimeOptions): LocalModelRuntime {
   return made;
 }
 
+function sleep(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+/** Waits until `check` holds (work that goes on after a promise settled, such as disposing); fails after ~5 s. */
+async function eventually(what: string, check: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 500; tries += 1) {
+    if (check()) return;
+    await sleep(10);
+  }
+  throw new Error(`gave up waiting until ${what}`);
+}
+
+/**
+ * Records every model and context node-llama-cpp makes from now on (to check that each was disposed), and runs
+ * `afterContext` right after a context is made — the moment between the context and the load's last steps.
+ */
+async function trackHandles(afterContext: () => void = () => undefined): Promise<{
+  models: LlamaModel[];
+  contexts: LlamaContext[];
+}> {
+  const nl = await runtime.module();
+  const models: LlamaModel[] = [];
+  const contexts: LlamaContext[] = [];
+  const loadModel = llama.loadModel.bind(llama);
+  vi.spyOn(llama, 'loadModel').mockImplementation(async (options) => {
+    const model = await loadModel(options);
+    models.push(model);
+    return model;
+  });
+  const createContext = nl.LlamaModel.prototype.createContext;
+  vi.spyOn(nl.LlamaModel.prototype, 'createContext').mockImplementation(async function (
+    this: LlamaModel,
+    options?: LlamaContextOptions,
+  ) {
+    const context = await createContext.call(this, options);
+    contexts.push(context);
+    afterContext();
+    return context;
+  });
+  return { models, contexts };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<AppError> {
   try {
     await promise;
@@ -43,6 +86,10 @@ beforeAll(async () => {
   llama = await runtime.getLlama();
   folder = await mkdtemp(join(tmpdir(), 'clemplay-runtime-'));
   tiny = await ensureTestModel('tiny');
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 afterAll(async () => {
@@ -87,14 +134,58 @@ describe('loading', () => {
     expect(runtime.status()).toEqual([]);
   });
 
-  it('cancels a load when its only caller gives up', async () => {
+  it.each<[string, (progress: LoadProgress) => boolean]>([
+    ['while the weights load', (step) => step.phase === 'load' && step.fraction > 0],
+    ['when the context phase begins', (step) => step.phase === 'context'],
+    ['after the context is made, while the memory estimates run', () => false],
+  ])('cancels a load mid-way when its only caller gives up: %s', async (name, abortAt) => {
+    const own = runtimeWith({});
     const controller = new AbortController();
-    const loading = runtime.load(tiny, settings({ context_size: 320 }), { signal: controller.signal });
-    controller.abort();
+    const made = await trackHandles(() => {
+      if (name.startsWith('after')) controller.abort();
+    });
+    const loading = own.load(tiny, settings({ context_size: 320 }), {
+      signal: controller.signal,
+      onProgress: (step) => {
+        if (abortAt(step)) controller.abort();
+      },
+    });
     expect((await rejection(loading)).code).toBe('aborted');
-    // Whatever state it was in, the file loads again afterwards.
-    expect((await runtime.load(tiny, settings({ context_size: 320 }))).state).toBe('ready');
-    await runtime.unload();
+    expect(controller.signal.aborted).toBe(true);
+    await eventually(
+      'the cancelled load is gone and all it made is disposed',
+      () =>
+        own.status().length === 0 &&
+        made.models.every((model) => model.disposed) &&
+        made.contexts.every((context) => context.disposed),
+    );
+    if (name.startsWith('after')) expect(made.contexts).toHaveLength(1);
+    vi.restoreAllMocks();
+    expect((await own.load(tiny, settings({ context_size: 320 }))).state).toBe('ready');
+    expect(own.status()).toHaveLength(1);
+  });
+
+  it('an unload during the last steps of a load wins: the load fails, nothing stays loaded', async () => {
+    const own = runtimeWith({});
+    let unloading: Promise<string[]> | undefined;
+    const made = await trackHandles(() => {
+      unloading = own.unload();
+    });
+    const error = await rejection(own.load(tiny, settings()));
+    expect(error.code).toBe('aborted');
+    await unloading;
+    expect(own.status()).toEqual([]);
+    expect(made.models.every((model) => model.disposed)).toBe(true);
+  });
+
+  it('one file under two spellings of its path is one loaded model', async () => {
+    const own = runtimeWith({});
+    const loaded = await own.load(tiny, settings());
+    const doubled = await own.load(`${dirname(tiny)}//${basename(tiny)}`, settings());
+    expect(doubled.id).toBe(loaded.id);
+    expect(doubled.path).toBe(tiny);
+    expect(own.status()).toHaveLength(1);
+    expect(await own.unload({ path: `${dirname(tiny)}/./${basename(tiny)}` })).toEqual([loaded.id]);
   });
 });
 
@@ -233,6 +324,72 @@ describe('unloading on its own', () => {
     expect((await runtime.load(tiny, settings({ context_size: 512 }))).state).toBe('ready');
   });
 
+  it('unloads first the model idle longest, counting a model never used from when it loaded', async () => {
+    const nl = await runtime.module();
+    const insights = await nl.GgufInsights.from(await nl.readGgufFileInfo(tiny), llama);
+    const need = async (contextSize: number): Promise<number> => {
+      const estimate = await runtime.estimate(insights, settings({ context_size: contextSize }));
+      return estimate.memory.ram_bytes + estimate.memory.vram_bytes;
+    };
+    // Room for all three but a byte: loading the third unloads exactly one of the first two.
+    const limited = runtimeWith({ memoryLimitBytes: (await need(256)) + (await need(320)) + (await need(384)) - 1 });
+    const used = await limited.load(tiny, settings());
+    (await limited.acquire(tiny, settings(), new AbortController().signal)).release();
+    await sleep(5);
+    const justLoaded = await limited.load(tiny, settings({ context_size: 320 }));
+    const third = await limited.load(tiny, settings({ context_size: 384 }));
+    expect(limited.status().map((model) => model.id)).toEqual([justLoaded.id, third.id]);
+    expect(limited.status().map((model) => model.id)).not.toContain(used.id);
+  });
+
+  it('a model that fails to dispose still leaves, and does not fail the load that made room', async () => {
+    const nl = await runtime.module();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const insights = await nl.GgufInsights.from(await nl.readGgufFileInfo(tiny), llama);
+    const need = async (contextSize: number): Promise<number> => {
+      const estimate = await runtime.estimate(insights, settings({ context_size: contextSize }));
+      return estimate.memory.ram_bytes + estimate.memory.vram_bytes;
+    };
+    const limited = runtimeWith({ memoryLimitBytes: Math.max(await need(256), await need(512)) + 100_000 });
+    await limited.load(tiny, settings());
+    const dispose = nl.LlamaContext.prototype.dispose;
+    vi.spyOn(nl.LlamaContext.prototype, 'dispose').mockImplementationOnce(async function (this: LlamaContext) {
+      await dispose.call(this);
+      throw new Error('the native side said no');
+    });
+    const second = await limited.load(tiny, settings({ context_size: 512 }));
+    await eventually('the evicted model left', () => limited.status().length === 1);
+    expect(limited.status().map((model) => model.id)).toEqual([second.id]);
+    expect(warnings).toHaveBeenCalledWith(expect.stringMatching(/the native side said no/), expect.anything());
+  });
+
+  it('a model that fails to dispose after its idle time still leaves', async () => {
+    const nl = await runtime.module();
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const idle = runtimeWith({ idleUnloadMs: 20 });
+    const dispose = nl.LlamaModel.prototype.dispose;
+    await idle.load(tiny, settings());
+    vi.spyOn(nl.LlamaModel.prototype, 'dispose').mockImplementationOnce(async function (this: LlamaModel) {
+      await dispose.call(this);
+      throw new Error('the native side said no');
+    });
+    await eventually('the idle model left', () => idle.status().length === 0);
+    expect((await idle.load(tiny, settings())).state).toBe('ready');
+  });
+
+  it('a model a load evicts between loading it and lending a sequence is loaded again for the caller', async () => {
+    const own = runtimeWith({});
+    const loaded = await own.load(tiny, settings());
+    const acquiring = own.acquire(tiny, settings(), new AbortController().signal);
+    // The gap another load's makeRoom can fall into: `ready` has answered, the caller holds nothing yet.
+    const unloading = own.unload({ id: loaded.id });
+    const lease = await acquiring;
+    expect(lease.signal.aborted).toBe(false);
+    lease.release();
+    await unloading;
+    expect(own.status()).toMatchObject([{ id: loaded.id, state: 'ready' }]);
+  });
+
   it('a model bigger than the limit on its own fails without unloading anything', async () => {
     const tinyLimit = runtimeWith({ memoryLimitBytes: 1024 });
     const error = await rejection(tinyLimit.load(tiny, settings()));
@@ -291,6 +448,31 @@ describe('failure messages', () => {
       '1.5 KiB',
       '10.0 MiB',
       '7.4 GiB',
+    ]);
+  });
+});
+
+describe('estimates', () => {
+  it('asks node-llama-cpp for `gpu_layers: auto` with the context the load will make', async () => {
+    const asked: unknown[] = [];
+    const gpuLlama = { gpu: 'cuda', supportsGpuOffloading: true } as unknown as Llama;
+    const insights = {
+      totalLayers: 33,
+      trainContextSize: 4096,
+      configurationResolver: {
+        resolveModelGpuLayersV2: (gpuLayers: unknown, options: unknown) => {
+          asked.push([gpuLayers, options]);
+          return Promise.resolve({ gpuLayers: 20, useMmap: true });
+        },
+      },
+      estimateModelResourceRequirementsV2: () => Promise.resolve({ cpuRam: 1, gpuVram: 2 }),
+      estimateContextResourceRequirementsV2: () => Promise.resolve({ cpuRam: 3, gpuVram: 4 }),
+    } as unknown as GgufInsights;
+    const gpu = new LocalModelRuntime({ llama: gpuLlama });
+    const estimate = await gpu.estimate(insights, settings({ context_size: 1024, parallel: 2 }));
+    expect(estimate).toMatchObject({ gpu_layers: 20, context_size: 1024, memory: { ram_bytes: 4, vram_bytes: 6 } });
+    expect(asked).toEqual([
+      [{ fitContext: { contextSize: 2048 } }, expect.objectContaining({ defaultContextFlashAttention: 'auto' })],
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type {
   ChatWrapper,
   GgufInsights,
@@ -39,7 +39,7 @@ export const defaultIdleUnloadMs = 10 * 60 * 1000;
 export interface LoadProgress {
   /** `load`: reading the weights; `context`: reserving the context (KV cache). */
   phase: 'load' | 'context';
-  /** Of the whole load, 0..1. */
+  /** Of the whole load, 0..1: the `load` phase runs from 0 to 0.9 (and always ends at 0.9), `context` from 0.9 to 1. */
   fraction: number;
 }
 
@@ -110,6 +110,7 @@ export interface GpuInfo {
   /** Bytes; null on the CPU backend. */
   vram: { total_bytes: number; used_bytes: number; free_bytes: number } | null;
   ram: { total_bytes: number; free_bytes: number };
+  /** Cores this process may use (CPU affinity applied), and the thread count `threads: "auto"` picks from them. */
   cpu: { physical_cores: number; logical_cores: number; auto_threads: number };
   /** The llama.cpp release node-llama-cpp's binary was built from. */
   llama_cpp_release: string;
@@ -140,6 +141,7 @@ class LoadedEntry {
   readonly fileName: string;
   state: 'loading' | 'ready' | 'unloading' = 'loading';
   progress = 0;
+  phase: LoadProgress['phase'] = 'load';
   readonly progressListeners = new Set<(progress: LoadProgress) => void>();
   ready: Promise<void> = Promise.resolve();
   /** Callers waiting for the load; when all gave up, the load is cancelled. */
@@ -172,9 +174,12 @@ class LoadedEntry {
   }
 
   report(progress: LoadProgress): void {
-    // node-llama-cpp delivers load progress from a native thread, sometimes after loadModel has resolved.
-    if (progress.fraction < this.progress) return;
+    // node-llama-cpp delivers load progress from a native thread, sometimes after loadModel has resolved: what comes
+    // late (an earlier fraction, or the load phase once the context phase began) is dropped, and so is a repeat.
+    if (progress.fraction < this.progress || (progress.phase === 'load' && this.phase === 'context')) return;
+    if (progress.fraction === this.progress && progress.phase === this.phase) return;
     this.progress = progress.fraction;
+    this.phase = progress.phase;
     for (const listener of this.progressListeners) listener(progress);
   }
 
@@ -262,16 +267,21 @@ export class LocalModelRuntime {
   ): Promise<ResolvedLoad> {
     const llama = await this.getLlama();
     const totalLayers = insights.totalLayers;
-    let gpuLayers: number;
-    if (llama.gpu === false || !llama.supportsGpuOffloading) gpuLayers = 0;
-    else if (settings.gpuLayers === 'max') gpuLayers = totalLayers;
-    else if (settings.gpuLayers === 'auto') {
-      gpuLayers = (await insights.configurationResolver.resolveModelGpuLayersV2('auto')).gpuLayers;
-    } else gpuLayers = Math.min(settings.gpuLayers, totalLayers);
     const contextSize =
       settings.contextSize === 'auto'
         ? Math.min(insights.trainContextSize ?? autoContextSizeCap, autoContextSizeCap)
         : settings.contextSize;
+    let gpuLayers: number;
+    if (llama.gpu === false || !llama.supportsGpuOffloading) gpuLayers = 0;
+    else if (settings.gpuLayers === 'max') gpuLayers = totalLayers;
+    else if (settings.gpuLayers === 'auto') {
+      // The same request `loadEntry` makes, so that the estimate shows the layers the load will pick.
+      gpuLayers = (
+        await insights.configurationResolver.resolveModelGpuLayersV2(autoGpuLayers(contextSize, settings.parallel), {
+          defaultContextFlashAttention: settings.flashAttention,
+        })
+      ).gpuLayers;
+    } else gpuLayers = Math.min(settings.gpuLayers, totalLayers);
     const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
     const context = await insights.estimateContextResourceRequirementsV2({
       contextSize,
@@ -305,7 +315,7 @@ export class LocalModelRuntime {
     settings: LoadSettings,
     options: { onProgress?: (progress: LoadProgress) => void; signal?: AbortSignal } = {},
   ): Promise<LoadedModelStatus> {
-    const entry = await this.ready(path, settings, options);
+    const entry = await this.ready(resolve(path), settings, options);
     return this.describe(entry);
   }
 
@@ -338,7 +348,7 @@ export class LocalModelRuntime {
     const { onProgress, signal } = options;
     if (onProgress !== undefined) {
       entry.progressListeners.add(onProgress);
-      onProgress({ phase: 'load', fraction: entry.progress });
+      onProgress({ phase: entry.phase, fraction: entry.progress });
     }
     entry.interest += 1;
     const waiting = entry;
@@ -377,9 +387,7 @@ export class LocalModelRuntime {
     const useGpu = llama.gpu !== false && llama.supportsGpuOffloading;
     // With `auto` on a GPU, each out-of-memory failure retries with half the layers, down to none.
     const plan: LlamaModelOptions['gpuLayers'][] =
-      settings.gpuLayers === 'auto'
-        ? [{ fitContext: { contextSize: estimate.context_size * settings.parallel } }]
-        : [settings.gpuLayers];
+      settings.gpuLayers === 'auto' ? [autoGpuLayers(estimate.context_size, settings.parallel)] : [settings.gpuLayers];
     if (settings.gpuLayers === 'auto' && useGpu) {
       for (const layers of [Math.floor(estimate.gpu_layers / 2), Math.floor(estimate.gpu_layers / 4), 0]) {
         if (!plan.includes(layers)) plan.push(layers);
@@ -403,6 +411,10 @@ export class LocalModelRuntime {
       }
     }
     if (lastMemoryError !== undefined) throw await this.outOfMemory(entry, estimate, lastMemoryError);
+    // Cancelled or unloaded while the last steps ran (the context, the memory estimates): the caller of `ready`
+    // disposes what was made. Marked ready instead, it would stay loaded with nobody waiting, or overwrite
+    // `unloading`, and a later load of the same key would leave it behind, never disposed.
+    if (entry.loadController.signal.aborted) throw aborted(`Loading ${entry.fileName} was cancelled.`);
     entry.state = 'ready';
     entry.loadedAt = Date.now();
     entry.report({ phase: 'context', fraction: 1 });
@@ -436,6 +448,8 @@ export class LocalModelRuntime {
     }
     // Lets progress callbacks still queued from the native thread arrive before the next phase is reported.
     await new Promise((resolve) => setImmediate(resolve));
+    // node-llama-cpp's own progress need not reach 1; whoever shows it must see the load phase end.
+    entry.report({ phase: 'load', fraction: 0.9 });
     entry.report({ phase: 'context', fraction: 0.9 });
     const contextOptions: LlamaContextOptions = {
       contextSize:
@@ -522,15 +536,20 @@ export class LocalModelRuntime {
     return used;
   }
 
-  /** Unloads the least recently used model that nobody is using; false when there is none. */
+  /**
+   * Unloads the model nobody is using that was used (or, never used, loaded) longest ago; false when there is none.
+   * A model just loaded for a chat that has not started yet must not go before one idle for an hour.
+   */
   private evictOneIdle(except: LoadedEntry): boolean {
     let oldest: LoadedEntry | undefined;
+    const lastActive = (entry: LoadedEntry): number => entry.lastUsedAt ?? entry.loadedAt ?? 0;
     for (const candidate of this.entries.values()) {
       if (candidate === except || candidate.state !== 'ready' || candidate.users > 0) continue;
-      if (oldest === undefined || (candidate.lastUsedAt ?? 0) < (oldest.lastUsedAt ?? 0)) oldest = candidate;
+      if (oldest === undefined || lastActive(candidate) < lastActive(oldest)) oldest = candidate;
     }
     if (oldest === undefined) return false;
-    void this.unloadEntry(oldest);
+    // unloadEntry does not reject (it logs a failed dispose); the catch is for what it cannot foresee.
+    void this.unloadEntry(oldest).catch((error: unknown) => this.warn(`Unloading ${oldest.path} failed`, error));
     return true;
   }
 
@@ -579,8 +598,15 @@ export class LocalModelRuntime {
     signal: AbortSignal,
     onProgress?: (progress: LoadProgress) => void,
   ): Promise<SequenceLease> {
-    const entry = await this.ready(path, settings, { signal, ...(onProgress === undefined ? {} : { onProgress }) });
-    if (entry.state !== 'ready') throw aborted(`${entry.fileName} was unloaded.`);
+    const readyOptions = { signal, ...(onProgress === undefined ? {} : { onProgress }) };
+    let entry = await this.ready(resolve(path), settings, readyOptions);
+    // Between `ready` resolving and this line, another load can evict the model to make room (or a person unload
+    // it). This caller held no part of it yet, so it loads it again rather than failing the chat; a few times at most,
+    // so that a model unloaded over and over ends the chat rather than looping.
+    for (let attempt = 1; entry.state !== 'ready'; attempt += 1) {
+      if (attempt >= 3 || signal.aborted) throw aborted(`${entry.fileName} was unloaded.`);
+      entry = await this.ready(resolve(path), settings, readyOptions);
+    }
     entry.users += 1;
     this.cancelIdleUnload(entry);
     let sequence: LlamaContextSequence;
@@ -616,7 +642,7 @@ export class LocalModelRuntime {
 
   /** Makes (and keeps) the chat wrapper of a loaded model now, so a bad template fails early; throws `invalid-spec`. */
   checkChatTemplate(path: string, settings: LoadSettings, setting: ChatTemplateSetting): void {
-    const entry = this.entries.get(loadKey(path, settings));
+    const entry = this.entries.get(loadKey(resolve(path), settings));
     if (entry?.state === 'ready') this.chatWrapperFor(entry, setting);
   }
 
@@ -669,7 +695,10 @@ export class LocalModelRuntime {
     this.cancelIdleUnload(entry);
     if (idleMs <= 0 || entry.users > 0 || entry.state !== 'ready') return;
     entry.unloadAt = Date.now() + idleMs;
-    entry.idleTimer = setTimeout(() => void this.unloadEntry(entry), idleMs);
+    entry.idleTimer = setTimeout(
+      () => void this.unloadEntry(entry).catch((error: unknown) => this.warn(`Unloading ${entry.path} failed`, error)),
+      idleMs,
+    );
     // An idle model must not keep a CLI process alive.
     entry.idleTimer.unref();
   }
@@ -682,10 +711,9 @@ export class LocalModelRuntime {
 
   /** Unloads one model (by id or path) or, with no target, all; running generations on them end with `abort`. */
   async unload(target: { id?: string; path?: string } = {}): Promise<string[]> {
+    const path = target.path === undefined ? undefined : resolve(target.path);
     const chosen = [...this.entries.values()].filter(
-      (entry) =>
-        (target.id === undefined || entry.id === target.id) &&
-        (target.path === undefined || entry.path === target.path),
+      (entry) => (target.id === undefined || entry.id === target.id) && (path === undefined || entry.path === path),
     );
     if ((target.id !== undefined || target.path !== undefined) && chosen.length === 0) {
       throw new AppError(
@@ -700,6 +728,7 @@ export class LocalModelRuntime {
     return chosen.map((entry) => entry.id);
   }
 
+  /** Never rejects: a model that cannot be freed is reported, and leaves the list all the same. */
   private unloadEntry(entry: LoadedEntry): Promise<void> {
     entry.unloading ??= (async () => {
       if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
@@ -709,23 +738,32 @@ export class LocalModelRuntime {
       entry.loadController.abort();
       entry.unloadController.abort();
       for (const waiter of entry.waiters.splice(0)) waiter.reject(aborted(`${entry.fileName} was unloaded.`));
-      await entry.ready.catch(() => undefined);
-      if (entry.users > 0) {
-        // Generations see the unload signal and end within a token or two; the timeout is for a stuck one.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.disposeTimeoutMs ?? 5000);
-          entry.onUnused = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+      try {
+        await entry.ready.catch(() => undefined);
+        if (entry.users > 0) {
+          // Generations see the unload signal and end within a token or two; the timeout is for a stuck one.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.options.disposeTimeoutMs ?? 5000);
+            entry.onUnused = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        await this.disposeHandles(entry);
+      } finally {
+        // Left in `leaving`, it would stay in status() for good, and every later load waits for (settleLeaving) it.
+        this.leaving.delete(entry);
       }
-      await this.disposeHandles(entry);
-      this.leaving.delete(entry);
     })();
     return entry.unloading;
   }
 
+  /**
+   * Disposes a model's context and weights. Never rejects: a failed dispose is reported (its native memory may be
+   * lost until the process ends), because the callers are cleaning up after something else — an unload, a failed or
+   * cancelled load — that must not fail with it.
+   */
   private async disposeHandles(entry: LoadedEntry): Promise<void> {
     const context = entry.context;
     const model = entry.model;
@@ -733,11 +771,16 @@ export class LocalModelRuntime {
     entry.model = undefined;
     entry.freeSequences.length = 0;
     entry.wrappers.clear();
-    try {
-      await context?.dispose();
-    } finally {
-      await model?.dispose();
-    }
+    await context?.dispose().catch((error: unknown) => this.warn(`Freeing the context of ${entry.path} failed`, error));
+    await model?.dispose().catch((error: unknown) => this.warn(`Freeing ${entry.path} failed`, error));
+  }
+
+  /** Reports a failure nobody waits for: in the runtime's log, and as a process warning (stderr, the main log). */
+  private warn(what: string, error: unknown): void {
+    const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+    // `warn`, not `error`: load failures read the `error` lines logged meanwhile for their reason, and this is none.
+    this.log.add('warn', `clemplay: ${message}`);
+    process.emitWarning(message, { code: 'CLEMPLAY_LOCAL_MODEL' });
   }
 
   /** Every loaded and loading model. */
@@ -819,6 +862,14 @@ export class LocalModelRuntime {
     ]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * What `gpu_layers: auto` asks node-llama-cpp for: as many layers as fit beside the context the model is loaded with
+ * (all its sequences), not beside node-llama-cpp's own idea of a context.
+ */
+function autoGpuLayers(contextSize: number, parallel: number): Exclude<LlamaModelOptions['gpuLayers'], undefined> {
+  return { fitContext: { contextSize: contextSize * parallel } };
 }
 
 /** Makes the chat wrapper a template setting asks for; throws `invalid-spec` with what is possible. */

@@ -86,13 +86,26 @@ export type LoadEvent =
       type: 'progress';
       /** `download` (only for `model_uri` / `huggingface_id` not yet on disk), then `load`, then `context`. */
       phase: 'download' | 'load' | 'context';
-      /** Of the current phase, 0..1. */
+      /**
+       * 0..1. `download`: of the download. `load` and `context`: of the whole load — `load` runs from 0 to 0.9,
+       * `context` from 0.9 to 1. The last event of each phase is always sent: `download` ends at 1, `load` at 0.9,
+       * `context` at 1 (see {@link endsLoadPhase}).
+       */
       fraction: number;
       /** Download phase only. */
       downloaded_bytes?: number;
       total_bytes?: number;
     }
   | { type: 'loaded'; model: LoadedModelStatus };
+
+/**
+ * Whether a load event is the last of its phase (download 1, load 0.9, context 1): an event a throttle must let
+ * through, or the phase would seem to stop short.
+ */
+export function endsLoadPhase(event: LoadEvent): boolean {
+  if (event.type !== 'progress') return true;
+  return event.fraction >= (event.phase === 'load' ? 0.9 : 1);
+}
 
 /** What `localModels.status` answers. */
 export interface LocalModelsStatus {
@@ -129,6 +142,18 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${escapeRegExp(glob).replace(/\\\*/g, '.*').replace(/\\\?/g, '.')}$`, 'i');
 }
 
+/** A download several callers wait for; see {@link LocalModelService.download}. */
+interface SharedDownload {
+  readonly promise: Promise<DownloadResult>;
+  /** Aborted when the last caller gave up. */
+  readonly controller: AbortController;
+  readonly listeners: Set<(progress: DownloadProgress) => void>;
+  /** The latest progress, for a caller who joins late. */
+  readonly latest: { progress?: DownloadProgress };
+  /** Callers still waiting. */
+  callers: number;
+}
+
 /**
  * Local GGUF models: the runtime that loads and serves them, plus the model manager (list, inspect, estimate, GPU,
  * download, registry entries). One per process; `dispose()` on quit.
@@ -136,6 +161,8 @@ function globToRegExp(glob: string): RegExp {
 export class LocalModelService {
   readonly runtime: LocalModelRuntime;
   readonly modelsDirs: readonly string[];
+  /** Downloads in flight, by folder and URI: two of one file at once would write the same partial file. */
+  private readonly downloads = new Map<string, SharedDownload>();
 
   constructor(readonly options: LocalModelServiceOptions) {
     if (options.modelsDirs.length === 0) throw new AppError('invalid-input', 'At least one models folder is needed.');
@@ -189,14 +216,17 @@ export class LocalModelService {
     const ram = await llama.getRamState();
     const vram = llama.gpu === false ? undefined : await llama.getVramState();
     const limit = this.options.memoryLimitBytes;
-    const loaded = this.runtime
-      .status()
-      .reduce((sum, model) => sum + model.memory.ram_bytes + model.memory.vram_bytes, 0);
+    const models = this.runtime.status();
+    const loaded = models.reduce((sum, model) => sum + model.memory.ram_bytes + model.memory.vram_bytes, 0);
+    // A copy of this file loaded now is counted once, as the request: what it takes is neither free nor "other".
+    const self = models.filter((model) => model.path === path);
+    const selfRam = self.reduce((sum, model) => sum + model.memory.ram_bytes, 0);
+    const selfVram = self.reduce((sum, model) => sum + model.memory.vram_bytes, 0);
     const total = requested.memory.ram_bytes + requested.memory.vram_bytes;
     const fits =
-      requested.memory.ram_bytes <= ram.free &&
-      (vram === undefined || requested.memory.vram_bytes <= vram.free) &&
-      (limit === undefined || loaded + total <= limit);
+      requested.memory.ram_bytes <= ram.free + selfRam &&
+      (vram === undefined || requested.memory.vram_bytes <= vram.free + selfVram) &&
+      (limit === undefined || loaded - selfRam - selfVram + total <= limit);
     return {
       path,
       file_name: basename(path),
@@ -219,23 +249,55 @@ export class LocalModelService {
     return this.runtime.gpuInfo();
   }
 
-  /** Downloads a model URI into `directory` (default: the first models folder); see {@link downloadModelFile}. */
+  /**
+   * Downloads a model URI into `directory` (default: the first models folder); see {@link downloadModelFile}.
+   * Callers asking for the same URI into the same folder at once share one download, each with its own progress
+   * and its own cancel: aborting `signal` ends this caller's wait at once, and the download itself stops (keeping
+   * the partial file) only when every caller has given up.
+   */
   async download(
     request: { uri: string; directory?: string },
     options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
   ): Promise<DownloadResult> {
     const nl = await this.runtime.module();
-    return downloadModelFile(nl, {
-      uri: request.uri,
-      directory: resolve(request.directory ?? this.downloadDir),
-      ...options,
-      ...(this.options.downloadStallTimeoutMs === undefined
-        ? {}
-        : { stallTimeoutMs: this.options.downloadStallTimeoutMs }),
-      ...(this.options.downloadConnectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: this.options.downloadConnectTimeoutMs }),
-    });
+    const directory = resolve(request.directory ?? this.downloadDir);
+    const key = JSON.stringify([directory, request.uri]);
+    let shared = this.downloads.get(key);
+    // One whose callers all gave up is still letting go of the partial file; the next one starts after it.
+    while (shared?.controller.signal.aborted === true) {
+      await shared.promise.catch(() => undefined);
+      shared = this.downloads.get(key);
+    }
+    if (shared === undefined) {
+      if (options.signal?.aborted === true) {
+        throw new AppError('aborted', `The download of ${request.uri} was cancelled.`, { uri: request.uri });
+      }
+      const controller = new AbortController();
+      const listeners = new Set<(progress: DownloadProgress) => void>();
+      const latest: SharedDownload['latest'] = {};
+      const promise: Promise<DownloadResult> = downloadModelFile(nl, {
+        uri: request.uri,
+        directory,
+        signal: controller.signal,
+        onProgress: (progress) => {
+          latest.progress = progress;
+          for (const listener of listeners) listener(progress);
+        },
+        ...(this.options.downloadStallTimeoutMs === undefined
+          ? {}
+          : { stallTimeoutMs: this.options.downloadStallTimeoutMs }),
+        ...(this.options.downloadConnectTimeoutMs === undefined
+          ? {}
+          : { connectTimeoutMs: this.options.downloadConnectTimeoutMs }),
+      }).finally(() => {
+        if (this.downloads.get(key)?.promise === promise) this.downloads.delete(key);
+      });
+      // Callers get the outcome through joinDownload; this only keeps a failure nobody waits for from going unhandled.
+      promise.catch(() => undefined);
+      shared = { promise, controller, listeners, latest, callers: 0 };
+      this.downloads.set(key, shared);
+    }
+    return joinDownload(shared, request.uri, options);
   }
 
   /** The `hf:` URI for clemcore's `huggingface_id` + `filename` (a name or a glob like `*Q4_K_M.gguf`). */
@@ -295,7 +357,8 @@ export class LocalModelService {
             resolve(this.options.cwd ?? process.cwd(), source.path),
             ...this.modelsDirs.map((folder) => resolve(folder, source.path)),
           ];
-      for (const candidate of candidates) if (await isFile(candidate)) return candidate;
+      // Normalised, so that one file under two spellings (`/m//a.gguf`, `/m/a.gguf`) is one loaded model.
+      for (const candidate of candidates) if (await isFile(candidate)) return resolve(candidate);
       throw new AppError(
         'not-found',
         `No model file ${JSON.stringify(source.path)}: looked at ${candidates.join(', ')} — check \`${source.keyPath}\`` +
@@ -381,6 +444,55 @@ export class LocalModelService {
   dispose(): Promise<void> {
     return this.runtime.dispose();
   }
+}
+
+/** Waits for a shared download as one caller: its own progress, and its own cancel (see `download`). */
+function joinDownload(
+  shared: SharedDownload,
+  uri: string,
+  options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal },
+): Promise<DownloadResult> {
+  const { onProgress, signal } = options;
+  return new Promise<DownloadResult>((resolvePromise, reject) => {
+    let settled = false;
+    const leave = (): void => {
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (onProgress !== undefined) shared.listeners.delete(onProgress);
+    };
+    const onAbort = (): void => {
+      if (settled) return;
+      shared.callers -= 1;
+      if (shared.callers === 0) {
+        // The last one out stops the download; its rejection (what was kept, how to resume) answers this caller.
+        shared.controller.abort();
+        return;
+      }
+      leave();
+      reject(
+        new AppError('aborted', `The download of ${uri} was cancelled here; it goes on for another caller.`, { uri }),
+      );
+    };
+    shared.callers += 1;
+    if (onProgress !== undefined) {
+      shared.listeners.add(onProgress);
+      if (shared.latest.progress !== undefined) onProgress(shared.latest.progress);
+    }
+    shared.promise.then(
+      (result) => {
+        if (settled) return;
+        leave();
+        resolvePromise(result);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        leave();
+        reject(error);
+      },
+    );
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Makes the local-model service; cheap: node-llama-cpp is loaded only when a model or the GPU is first needed. */

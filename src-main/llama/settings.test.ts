@@ -205,6 +205,16 @@ describe('threads', () => {
     expect(physicalCoreCount('processor : 0\n')).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts only the cores CPU affinity or a container lets this process use', () => {
+    const cpu = (core: number): string => `processor\t: ${core}\nphysical id\t: 0\ncore id\t\t: ${core}\n`;
+    const host = [0, 1, 2, 3, 4, 5, 6, 7].map(cpu).join('\n');
+    // /proc/cpuinfo lists all 8 host cores; `taskset -c 0,1` (or a 2-CPU cpuset) leaves 2 usable.
+    expect(physicalCoreCount(host, 2)).toBe(2);
+    expect(autoThreadCount(physicalCoreCount(host, 2))).toBe(1);
+    expect(physicalCoreCount(host, 16)).toBe(8);
+    expect(physicalCoreCount('processor : 0\n', 3)).toBe(3);
+  });
+
   it('uses half the physical cores, at least one', () => {
     expect([1, 2, 3, 4, 16].map((cores) => autoThreadCount(cores))).toEqual([1, 1, 1, 2, 8]);
   });

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /**
- * Physical CPU cores: hyper-threads share a core's arithmetic units, which is what token generation is bound by.
- * On Linux, counted from /proc/cpuinfo (distinct physical id + core id pairs); elsewhere, and when cpuinfo says
- * nothing useful, the logical count.
+ * Physical CPU cores this process may use: hyper-threads share a core's arithmetic units, which is what token
+ * generation is bound by. On Linux, counted from /proc/cpuinfo (distinct physical id + core id pairs); elsewhere, and
+ * when cpuinfo says nothing useful, the logical count. /proc/cpuinfo lists the host's cores even where CPU affinity
+ * (taskset, a container's cpuset) allows fewer, so the count is capped at `usable`, Node's
+ * `os.availableParallelism()`.
  */
-export function physicalCoreCount(cpuinfo?: string): number {
+export function physicalCoreCount(cpuinfo?: string, usable: number = availableParallelism()): number {
+  const logical = Math.max(1, usable);
   let text = cpuinfo;
   if (text === undefined && process.platform === 'linux') {
     try {
@@ -22,17 +25,18 @@ export function physicalCoreCount(cpuinfo?: string): number {
       const core = /^core id\s*:\s*(\d+)/m.exec(block)?.[1];
       if (physical !== undefined && core !== undefined) cores.add(`${physical}:${core}`);
     }
-    if (cores.size > 0) return cores.size;
+    if (cores.size > 0) return Math.min(cores.size, logical);
   }
-  return Math.max(1, availableParallelism());
+  return logical;
 }
 
 /**
- * The thread count `threads: "auto"` means: half the physical cores, at least one. Measured on a 2-core machine
- * (bench/llamacpp.ts tries 1..cores on the same file in one run): 1 thread generated ~20× faster than 2 on a tiny
- * model and ~1.8× faster on a 150M-parameter Q4_0 model, because llama.cpp's worker threads spin on barriers and
- * every other thread in the process (Node's event loop, the web host, a second chat) then stalls them all.
- * Leaving half the cores free keeps that headroom on bigger machines too.
+ * The thread count `threads: "auto"` means: half the usable physical cores, at least one. The one measurement behind
+ * it is on a 2-core machine (bench/llamacpp.ts tries 1..cores on the same file in one run; bench/RESULTS.md): there
+ * 1 thread was the fastest, well ahead of 2, because llama.cpp's worker threads spin on barriers and every other
+ * thread of the process (Node's event loop, the web host, a second chat) then stalls them all. That half the cores
+ * is also the best on bigger machines is an extrapolation, not measured; run the bench there and set `threads` in
+ * the spec when it says otherwise.
  */
 export function autoThreadCount(physicalCores: number = physicalCoreCount()): number {
   return Math.max(1, Math.floor(physicalCores / 2));

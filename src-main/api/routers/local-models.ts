@@ -4,7 +4,13 @@ import { AsyncQueue } from '../../llama/async-queue.js';
 import type { DownloadProgress, DownloadResult } from '../../llama/download.js';
 import type { ModelFileDetails, ModelFileSummary } from '../../llama/gguf-file.js';
 import type { GpuInfo, LoadedModelStatus, ResolvedLoad } from '../../llama/runtime.js';
-import type { LoadEvent, LocalModelsStatus, MemoryEstimate, ModelList } from '../../llama/service.js';
+import {
+  endsLoadPhase,
+  type LoadEvent,
+  type LocalModelsStatus,
+  type MemoryEstimate,
+  type ModelList,
+} from '../../llama/service.js';
 import { jsonObject } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
 
@@ -256,7 +262,7 @@ export const localModelsRouter = router({
   load: procedure.input(z.object({ spec: jsonObject })).subscription(({ ctx, input, signal }) => {
     const service = ctx.services.localModels;
     return streamWork<LoadEvent>(async (emit, stop) => {
-      const report = throttled<LoadEvent>(emit, (event) => event.type === 'progress' && event.fraction >= 1);
+      const report = throttled<LoadEvent>(emit, endsLoadPhase);
       const model = await service.load(input.spec, {
         signal: stop,
         onEvent: (event) => {
