@@ -7,6 +7,7 @@ import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
+import { SettingsStore } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -28,6 +29,8 @@ export interface AppServices {
   readonly humanInput: HumanInputHub;
   /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
   readonly localModels: LocalModelService;
+  /** settings.json in the config folder (models folders). */
+  readonly settings: SettingsStore;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
   /** Stops watchers and frees what the services hold. */
@@ -53,8 +56,18 @@ export interface AppServicesOptions {
   homeDirectory?: string;
   /** The OS key store (Electron's safeStorage); the CLI and web host have none. */
   vault?: SecretVault;
-  /** Models folders; default: CLEMPLAY_MODELS_DIRS (a path list), else <dataDir>/models. */
+  /** Models folders; default: CLEMPLAY_MODELS_DIRS (a path list), else the saved setting, else <dataDir>/models. */
   modelsDirs?: string[];
+}
+
+/** The saved models folders; a broken settings file is reported and the default folders are used meanwhile. */
+async function savedModelsDirs(settings: SettingsStore): Promise<string[] | undefined> {
+  try {
+    return (await settings.read()).models_dirs;
+  } catch (error) {
+    process.stderr.write(`warning: ${(error as Error).message}\n`);
+    return undefined;
+  }
 }
 
 export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
@@ -79,8 +92,14 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     ...(options.vault ? { vault: options.vault } : {}),
   });
   const humanInput = new HumanInputHub();
+  const settings = new SettingsStore(configDir);
+  const environment = options.environment ?? process.env;
   const localModels = createLocalModelService({
-    modelsDirs: options.modelsDirs ?? defaultModelsDirs(dataDir, options.environment ?? process.env),
+    // CLEMPLAY_MODELS_DIRS (a one-off run) wins over the saved setting, which wins over <data>/models.
+    modelsDirs:
+      options.modelsDirs ??
+      (environment.CLEMPLAY_MODELS_DIRS ? undefined : await savedModelsDirs(settings)) ??
+      defaultModelsDirs(dataDir, environment),
     cwd,
   });
   return {
@@ -99,6 +118,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       localModels,
     },
     localModels,
+    settings,
     async dispose() {
       registry.close();
       await localModels.dispose();

@@ -5,6 +5,7 @@ import { chatsRouter } from './routers/chats.js';
 import { credentialsRouter } from './routers/credentials.js';
 import { localModelsRouter, systemRouter } from './routers/local-models.js';
 import { registryRouter } from './routers/registry.js';
+import { settingsRouter } from './routers/settings.js';
 import { specRouter } from './routers/spec.js';
 import { router } from './trpc.js';
 
@@ -19,6 +20,7 @@ export const apiRouter = router({
   chats: chatsRouter,
   localModels: localModelsRouter,
   system: systemRouter,
+  settings: settingsRouter,
 });
 
 /** The router's type: the only thing the renderer imports from src-main (type-only). */

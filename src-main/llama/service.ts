@@ -160,14 +160,24 @@ interface SharedDownload {
  */
 export class LocalModelService {
   readonly runtime: LocalModelRuntime;
-  readonly modelsDirs: readonly string[];
+  /** The models folders, first one where downloads go; changed by {@link setModelsDirs}. */
+  modelsDirs: readonly string[];
   /** Downloads in flight, by folder and URI: two of one file at once would write the same partial file. */
   private readonly downloads = new Map<string, SharedDownload>();
 
   constructor(readonly options: LocalModelServiceOptions) {
-    if (options.modelsDirs.length === 0) throw new AppError('invalid-input', 'At least one models folder is needed.');
-    this.modelsDirs = options.modelsDirs.map((folder) => resolve(folder));
+    this.modelsDirs = LocalModelService.checkedFolders(options.modelsDirs);
     this.runtime = new LocalModelRuntime(options);
+  }
+
+  private static checkedFolders(folders: readonly string[]): string[] {
+    if (folders.length === 0) throw new AppError('invalid-input', 'At least one models folder is needed.');
+    return folders.map((folder) => resolve(folder));
+  }
+
+  /** Uses other models folders from now on (loaded models stay loaded; downloads go to the first folder). */
+  setModelsDirs(folders: readonly string[]): void {
+    this.modelsDirs = LocalModelService.checkedFolders(folders);
   }
 
   /** Where downloads go. */

@@ -22,6 +22,56 @@ function parameters(count: number | null): string {
   return count >= 1e6 ? `${Math.round(count / 1e6)}M` : `${Math.round(count / 1e3)}K`;
 }
 
+/** The models folders, one per line; the first is where downloads go. Saved in settings.json. */
+function Folders({
+  folders,
+  onSaved,
+  onError,
+}: {
+  folders: ModelList['folders'];
+  onSaved: () => void;
+  onError: (cause: unknown) => void;
+}) {
+  const [draft, setDraft] = useState<string | null>(null);
+  const text = draft ?? folders.map((folder) => folder.path).join('\n');
+  const save = () => {
+    const list = text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    api.settings.setModelsDirs.mutate({ folders: list }).then(() => {
+      setDraft(null);
+      onSaved();
+    }, onError);
+  };
+  return (
+    <div className="stack">
+      <label className="stack">
+        <span className="muted">
+          Models folders, one per line (the first is where downloads go)
+          {folders.some((folder) => !folder.exists) &&
+            ` — missing: ${folders
+              .filter((folder) => !folder.exists)
+              .map((folder) => folder.path)
+              .join(', ')}`}
+        </span>
+        <textarea
+          className="code"
+          rows={Math.max(2, folders.length)}
+          data-testid="local-folders"
+          value={text}
+          onChange={(event) => setDraft(event.target.value)}
+        />
+      </label>
+      <div className="row">
+        <button type="button" data-testid="local-folders-save" disabled={draft === null} onClick={save}>
+          Save folders
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** The GGUF files in the models folders: what each is, load and unload it, add it to the registry. */
 export function LocalModelsPage() {
   const [list, setList] = useState<ModelList | null>(null);
@@ -109,9 +159,7 @@ export function LocalModelsPage() {
           {message}
         </p>
       )}
-      <p className="muted">
-        Models folders: {list?.folders.map((folder) => `${folder.path}${folder.exists ? '' : ' (missing)'}`).join(', ')}
-      </p>
+      <Folders folders={list?.folders ?? []} onSaved={refresh} onError={fail} />
       <table className="table">
         <thead>
           <tr>
