@@ -53,7 +53,7 @@ interface Sample {
 
 const tokens = 20_000;
 const fastReply = Array.from({ length: tokens }, (_, index) => `w${index % 997}`).join(' ');
-const runs = 5;
+const runs = 7;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -134,8 +134,11 @@ export async function main(): Promise<StreamBenchResult> {
   }
 
   try {
-    await viaSdk();
-    await viaApp();
+    // Both paths warm up first: the app path has more code for the JIT to compile (the first runs are slower).
+    for (let warmUp = 0; warmUp < 3; warmUp++) {
+      await viaSdk();
+      await viaApp();
+    }
     const samples: Record<'sdk' | 'app', Sample[]> = { sdk: [], app: [] };
     for (let run = 0; run < runs; run++) {
       samples.sdk.push(await viaSdk());
