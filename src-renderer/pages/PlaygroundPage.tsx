@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { api, describeError } from '../api/client';
+import { SpecEditor } from '../components/SpecEditor';
 
 type Explanation = Awaited<ReturnType<typeof api.spec.explain.query>>;
 
@@ -28,20 +29,10 @@ export function PlaygroundPage() {
   return (
     <section className="stack">
       <h1>Playground</h1>
-      <label className="stack">
+      <div className="stack">
         <span className="muted">A model name, or a JSON spec</span>
-        <textarea
-          data-testid="playground-query"
-          className="code"
-          rows={4}
-          value={query}
-          spellCheck={false}
-          onChange={(event) => setQuery(event.target.value)}
-          onKeyDown={(event) => {
-            if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) void resolve();
-          }}
-        />
-      </label>
+        <SpecEditor value={query} onChange={setQuery} onSubmit={() => void resolve()} testId="playground-query" />
+      </div>
       <div className="row">
         <button type="button" data-testid="playground-resolve" onClick={() => void resolve()}>
           Resolve

@@ -1,0 +1,31 @@
+// Monaco from the app's own bundle: no CDN is ever contacted, and only the editor and JSON workers are bundled
+// (the TypeScript worker alone would add ~12 MB).
+import { loader } from '@monaco-editor/react';
+import * as monaco from 'monaco-editor/editor';
+import { jsonDefaults } from 'monaco-editor/languages/features/json/register';
+import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
+import JsonWorker from 'monaco-editor/language/json/json.worker?worker';
+import registrySchema from '../../registry/model_registry.schema.json';
+
+self.MonacoEnvironment = {
+  getWorker: (_workerId: string, label: string) => (label === 'json' ? new JsonWorker() : new EditorWorker()),
+};
+loader.config({ monaco });
+
+/** The model URI of the spec editor, which the spec schema applies to. */
+export const specModelUri = 'inmemory://clemplay/spec.json';
+
+// A query is one spec, and unlike a registry entry it needs no key: the entry schema, with nothing required, gives
+// completions and hover docs for the known keys without flagging a partial spec.
+const entrySchema = (registrySchema.anyOf[1] ?? {}) as Record<string, unknown>;
+jsonDefaults.setDiagnosticsOptions({
+  validate: true,
+  allowComments: false,
+  schemas: [
+    {
+      uri: 'https://clemplay.local/spec.schema.json',
+      fileMatch: [specModelUri],
+      schema: { ...entrySchema, required: [] },
+    },
+  ],
+});
