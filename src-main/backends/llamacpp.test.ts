@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { writeNotGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
-import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { type ResolvedPart, streamChat } from '../chat/chat-service.js';
 import { type FakeModelServer, startFakeModelServer } from '../llama/fake-model-server.js';
@@ -14,6 +13,7 @@ import { createLocalModelService, type LocalModelService } from '../llama/servic
 import { backend, toChatHistory } from './llamacpp.js';
 import { cullEos } from './options.js';
 import type { BackendContext, Model } from './types.js';
+import { rejection } from '../testing/rejection.js';
 
 let service: LocalModelService;
 let context: BackendContext;
@@ -70,16 +70,6 @@ function textOf(parts: StreamPart[]): string {
 function usageOf(parts: StreamPart[]): Usage | undefined {
   const part = parts.find((candidate) => candidate.type === 'usage');
   return part?.type === 'usage' ? part.usage : undefined;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('chat', () => {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { StreamPart } from '../../src-shared/chat.js';
-import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import {
   startFakeOpenAIServer,
@@ -11,6 +10,7 @@ import {
 } from '../testing/fake-openai-server.js';
 import { backend as defaultBackend, createOpenAICompatibleBackend, listModels } from './openai-compatible.js';
 import type { BackendContext, GenerateRequest, Model } from './types.js';
+import { rejection } from '../testing/rejection.js';
 
 const fastRetries = { retry: { baseDelayMs: 5, maxDelayMs: 20 } };
 const backend = createOpenAICompatibleBackend(fastRetries);
@@ -73,16 +73,6 @@ function errorOf(parts: readonly StreamPart[]): Extract<StreamPart, { type: 'err
   const last = lastPart(parts);
   if (last?.type !== 'error') throw new Error(`expected an error part, got ${JSON.stringify(last)}`);
   return last;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
 }
 
 describe('openai_compatible backend', { timeout: 10_000 }, () => {

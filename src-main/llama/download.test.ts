@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ggufPresets } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
-import { AppError } from '../../src-shared/errors.js';
 import { downloadModelFile, type DownloadProgress, type DownloadRequest } from './download.js';
 import { type FakeModelServer, startFakeModelServer } from './fake-model-server.js';
 import { loadNodeLlamaCpp, type NodeLlamaCppModule } from './node-llama.js';
+import { rejection } from '../testing/rejection.js';
 
 let nl: NodeLlamaCppModule;
 let server: FakeModelServer;
@@ -34,16 +34,6 @@ async function sha256(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 function download(request: Omit<DownloadRequest, 'directory'> & { directory?: string }) {

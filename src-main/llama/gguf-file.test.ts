@@ -11,7 +11,6 @@ import {
   writeTruncatedGguf,
 } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
-import { AppError } from '../../src-shared/errors.js';
 import {
   checkGgufMagic,
   describeContextLength,
@@ -24,6 +23,7 @@ import {
   summarizeModelFile,
 } from './gguf-file.js';
 import { loadNodeLlamaCpp, type NodeLlamaCppModule } from './node-llama.js';
+import { rejection } from '../testing/rejection.js';
 
 let nl: NodeLlamaCppModule;
 let llama: Llama;
@@ -40,16 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('inspect', () => {
   it('reads back what the writer wrote', async () => {

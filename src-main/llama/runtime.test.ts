@@ -5,11 +5,11 @@ import type { GgufInsights, Llama, LlamaContext, LlamaContextOptions, LlamaModel
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ggufPresets, writeGguf, writeNotGguf, writeTruncatedGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
-import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { describeLoadFailure, formatBytes, LlamaLog } from './failures.js';
 import { type LoadProgress, LocalModelRuntime, type LocalModelRuntimeOptions } from './runtime.js';
 import { type LoadSettings, readLoadSettings } from './settings.js';
+import { rejection } from '../testing/rejection.js';
 
 let runtime: LocalModelRuntime;
 let llama: Llama;
@@ -69,16 +69,6 @@ async function trackHandles(afterContext: () => void = () => undefined): Promise
     return context;
   });
   return { models, contexts };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

@@ -6,11 +6,11 @@ import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ggufPresets } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
-import { AppError } from '../../src-shared/errors.js';
 import type { DownloadProgress, DownloadResult } from './download.js';
 import { type FakeModelServer, startFakeModelServer } from './fake-model-server.js';
 import { LocalModelRuntime } from './runtime.js';
 import { createLocalModelService, endsLoadPhase, type LoadEvent, type LocalModelService } from './service.js';
+import { rejection } from '../testing/rejection.js';
 
 let folder = '';
 let tiny = '';
@@ -49,16 +49,6 @@ async function sha256(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** The Range headers the server saw since request number `since` that were asked for more than once. */
