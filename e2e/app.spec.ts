@@ -33,9 +33,9 @@ async function visitsEveryPage(page: Page, testInfo: TestInfo, prefix: string): 
   }
 }
 
-/** Replaces the text of the Monaco spec editor as a person would: select all, delete, then type the new text. */
-async function typeSpec(page: Page, text: string): Promise<void> {
-  const editor = page.getByTestId('playground-query');
+/** Replaces the text of a Monaco spec editor as a person would: select all, delete, then type the new text. */
+async function typeSpec(page: Page, text: string, testId = 'playground-query'): Promise<void> {
+  const editor = page.getByTestId(testId);
   await editor.locator('.monaco-editor').click();
   await page.keyboard.press('ControlOrMeta+A');
   await page.keyboard.press('Backspace');
@@ -171,6 +171,51 @@ test.describe('web host in Chromium', () => {
     const withoutToken = app.url.replace(/\?token=.*$/, '');
     expect((await request.get(withoutToken)).status()).toBe(401);
     expect((await request.get(`${withoutToken}?token=wrong`)).status()).toBe(403);
+  });
+});
+
+test.describe('registry editing in Chromium', () => {
+  // A host of its own: these edits must not change what the other tests see.
+  let app: ServedApp;
+  test.beforeAll(async () => {
+    app = await serveApp();
+  });
+  test.afterAll(async () => {
+    await app.stop();
+  });
+
+  test('edits the registry: an override of an official entry, a new entry moved up, then deleted', async ({ page }) => {
+    await page.goto(app.url);
+    const names = page.getByTestId('registry-model-name');
+    await page.getByTestId('registry-row').filter({ hasText: 'gpt-4o-mini' }).click();
+    await expect(page.getByTestId('registry-editor')).toContainText('read-only; saving makes an override');
+    await typeSpec(
+      page,
+      '{"model_name": "gpt-4o-mini", "backend": "openai", "model_id": "gpt-4o-mini", "temperature": 0}',
+      'registry-entry-editor',
+    );
+    await page.getByTestId('registry-save').click();
+    await expect(page.getByTestId('registry-notice')).toHaveText('Saved as an override at the top of your registry.');
+    await expect(names.first()).toHaveText('gpt-4o-mini');
+    await expect(page.getByTestId('registry-row').first()).not.toContainText('official');
+
+    await page.getByTestId('registry-new').click();
+    await typeSpec(page, '{"model_name": "my-server", "backend": "openai_compatible"}', 'registry-entry-editor');
+    await page.getByTestId('registry-save').click();
+    await expect(names.nth(1)).toHaveText('my-server');
+    await page.getByTestId('registry-move-up').click();
+    await expect(names.first()).toHaveText('my-server');
+    await expect(names.nth(1)).toHaveText('gpt-4o-mini');
+    await page.getByTestId('registry-move-up').click();
+    await expect(page.getByTestId('registry-edit-error')).toContainText('cannot move up');
+    await page.getByTestId('registry-delete').click();
+    await expect(names.first()).toHaveText('gpt-4o-mini');
+    await expect(page.getByTestId('registry-row')).toHaveCount(officialEntries.length + 1);
+
+    await page.getByTestId('registry-new').click();
+    await typeSpec(page, '{"model_name": "no-backend"}', 'registry-entry-editor');
+    await page.getByTestId('registry-save').click();
+    await expect(page.getByTestId('registry-edit-error')).toContainText('"backend" is missing');
   });
 });
 

@@ -1,26 +1,34 @@
 import Editor from '@monaco-editor/react';
 import './monaco-setup';
-import { specModelUri } from './monaco-setup';
+import { entryModelUri, specModelUri } from './monaco-setup';
 
-/** A spec field: JSON (with the registry schema's completions) when it starts with `{`, a plain model name otherwise. */
+/**
+ * A spec field: JSON (with the registry schema's completions) when it starts with `{`, a plain model name otherwise.
+ * `kind: 'entry'` edits a registry entry instead, where the schema requires `model_name` and `backend`.
+ */
 export function SpecEditor({
   value,
   onChange,
   onSubmit,
   testId,
+  kind = 'query',
+  height = 120,
 }: {
   value: string;
   onChange: (value: string) => void;
   /** Ctrl+Enter / Cmd+Enter. */
   onSubmit: () => void;
   testId: string;
+  kind?: 'query' | 'entry';
+  /** Pixels; default 120. */
+  height?: number;
 }) {
-  const json = value.trimStart().startsWith('{');
+  const json = kind === 'entry' || value.trimStart().startsWith('{');
   return (
     <div className="editor" data-testid={testId} data-value={value}>
       <Editor
-        height="120px"
-        path={specModelUri}
+        height={`${height}px`}
+        path={kind === 'entry' ? entryModelUri : specModelUri}
         language={json ? 'json' : 'plaintext'}
         value={value}
         theme={window.matchMedia('(prefers-color-scheme: dark)').matches ? 'vs-dark' : 'vs'}

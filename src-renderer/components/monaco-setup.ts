@@ -14,6 +14,8 @@ loader.config({ monaco });
 
 /** The model URI of the spec editor, which the spec schema applies to. */
 export const specModelUri = 'inmemory://clemplay/spec.json';
+/** The model URI of the registry entry editor, which the entry schema (model_name and backend required) applies to. */
+export const entryModelUri = 'inmemory://clemplay/entry.json';
 
 // A query is one spec, and unlike a registry entry it needs no key: the entry schema, with nothing required, gives
 // completions and hover docs for the known keys without flagging a partial spec.
@@ -27,5 +29,6 @@ jsonDefaults.setDiagnosticsOptions({
       fileMatch: [specModelUri],
       schema: { ...entrySchema, required: [] },
     },
+    { uri: 'https://clemplay.local/entry.schema.json', fileMatch: [entryModelUri], schema: entrySchema },
   ],
 });
