@@ -25,11 +25,13 @@ import { createTestServices } from '../src-main/testing/services.js';
 
 /** One way of reading the stream, measured over several runs. */
 export interface StreamMeasurement {
-  path: 'sdk' | 'app';
+  path: 'sdk' | 'app' | 'in-process';
   /** Median characters per second over the runs. */
   charactersPerSecond: number;
   /** Median milliseconds from request to the first text. */
   firstTextMs: number;
+  /** Median number of stream parts (messages, for the app) the reader got. */
+  parts: number;
 }
 
 /** What `npm run bench` prints for this benchmark. */
@@ -49,6 +51,8 @@ interface Sample {
   characters: number;
   seconds: number;
   firstMs: number;
+  /** Stream parts the reader got (the app merges deltas that pile up, so fewer than the server's deltas). */
+  parts: number;
 }
 
 const tokens = 20_000;
@@ -85,16 +89,33 @@ export async function main(): Promise<StreamBenchResult> {
     let first = 0;
     let characters = 0;
     const stream = await sdk.chat.completions.create({ model: 'm', messages, stream: true });
+    let parts = 0;
     for await (const chunk of stream) {
       const text = chunk.choices[0]?.delta.content ?? '';
       if (text !== '' && first === 0) first = performance.now();
       characters += text.length;
+      parts += 1;
     }
-    return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started };
+    return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
   }
 
   async function viaApp(): Promise<Sample> {
     return JSON.parse(await browser.ask('run')) as Sample;
+  }
+
+  /** The same chat path without the transport: streamChat read in this process. */
+  async function inProcess(): Promise<Sample> {
+    const started = performance.now();
+    let first = 0;
+    let characters = 0;
+    let parts = 0;
+    for await (const part of streamChat(services, { query: 'fast', messages }, new AbortController().signal)) {
+      parts += 1;
+      if (part.type !== 'text-delta') continue;
+      if (first === 0) first = performance.now();
+      characters += part.text.length;
+    }
+    return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
   }
 
   /** Milliseconds from abort to the stream's `end: abort`, with the whole chat path in this process. */
@@ -138,19 +159,22 @@ export async function main(): Promise<StreamBenchResult> {
     for (let warmUp = 0; warmUp < 3; warmUp++) {
       await viaSdk();
       await viaApp();
+      await inProcess();
     }
-    const samples: Record<'sdk' | 'app', Sample[]> = { sdk: [], app: [] };
+    const samples: Record<StreamMeasurement['path'], Sample[]> = { sdk: [], app: [], 'in-process': [] };
     for (let run = 0; run < runs; run++) {
       samples.sdk.push(await viaSdk());
       samples.app.push(await viaApp());
+      samples['in-process'].push(await inProcess());
     }
-    const measure = (path: 'sdk' | 'app'): StreamMeasurement => ({
+    const measure = (path: StreamMeasurement['path']): StreamMeasurement => ({
       path,
       charactersPerSecond: median(samples[path].map((sample) => sample.characters / sample.seconds)),
       firstTextMs: median(samples[path].map((sample) => sample.firstMs)),
+      parts: median(samples[path].map((sample) => sample.parts)),
     });
-    const measurements = [measure('sdk'), measure('app')];
-    const [direct, app] = measurements as [StreamMeasurement, StreamMeasurement];
+    const measurements = [measure('sdk'), measure('app'), measure('in-process')];
+    const [direct, app, local] = measurements as [StreamMeasurement, StreamMeasurement, StreamMeasurement];
     if (samples.app.some((sample) => sample.characters !== fastReply.length)) throw new Error('the app lost text');
     const ratio = app.charactersPerSecond / direct.charactersPerSecond;
     const stops = { inProcess: [] as number[], webHost: [] as number[] };
@@ -164,11 +188,12 @@ export async function main(): Promise<StreamBenchResult> {
     console.log(stopLine('stop, unsubscribe over the web host → HTTP request closed', stops.webHost));
     const headline =
       `stream: ${tokens} tokens; SDK ${Math.round(direct.charactersPerSecond).toLocaleString('en')} chars/s, ` +
-      `app over web host ${Math.round(app.charactersPerSecond).toLocaleString('en')} chars/s; app/SDK = ${ratio.toFixed(2)}`;
+      `app over web host ${Math.round(app.charactersPerSecond).toLocaleString('en')} chars/s; app/SDK = ${ratio.toFixed(2)} ` +
+      `(in process, without the transport: ${(local.charactersPerSecond / direct.charactersPerSecond).toFixed(2)})`;
     for (const measurement of measurements) {
       console.log(
-        `${measurement.path.padEnd(4)} ${Math.round(measurement.charactersPerSecond).toLocaleString('en').padStart(12)} chars/s` +
-          `   first text ${measurement.firstTextMs.toFixed(1)} ms (median of ${runs})`,
+        `${measurement.path.padEnd(10)} ${Math.round(measurement.charactersPerSecond).toLocaleString('en').padStart(12)} chars/s` +
+          `   first text ${measurement.firstTextMs.toFixed(1)} ms   ${measurement.parts} parts (medians of ${runs})`,
       );
     }
     console.log(headline);
@@ -188,18 +213,20 @@ function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
   const started = performance.now();
   let first = 0;
   let characters = 0;
+  let parts = 0;
   return new Promise((resolve, reject) => {
     api.chat.stream.subscribe(
       { query: 'fast', messages: [{ role: 'user', content: 'go' }] },
       {
         onData: (part) => {
+          parts += 1;
           if (part.type === 'text-delta') {
             if (first === 0) first = performance.now();
             characters += part.text.length;
           } else if (part.type === 'error') {
             reject(new Error(part.error.message));
           } else if (part.type === 'end') {
-            resolve({ characters, seconds: (performance.now() - started) / 1000, firstMs: first - started });
+            resolve({ characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts });
           }
         },
         onError: reject,

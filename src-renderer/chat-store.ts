@@ -78,7 +78,8 @@ export const useChatStore = create<ChatState>((set, get) => {
     },
     async send(text) {
       if (get().streaming || text.trim() === '') return;
-      set({ error: null });
+      // Busy from here on: a second Enter while the chat is being created must not start a second stream.
+      set({ error: null, streaming: true });
       let chat = get().chat;
       if (chat === null) {
         const system = get().system.trim();
@@ -86,7 +87,7 @@ export const useChatStore = create<ChatState>((set, get) => {
           chat = await api.chats.create.mutate({ spec_query: get().query, ...(system ? { system } : {}) });
         } catch (error) {
           const { code, message } = describeError(error);
-          set({ error: `${code}: ${message}` });
+          set({ error: `${code}: ${message}`, streaming: false });
           return;
         }
         chat = { ...chat, title: text.slice(0, 60) };

@@ -41,7 +41,7 @@ export const useAppStore = create<AppState>((set) => ({
   async loadRegistry() {
     set((state) => ({ registry: { ...state.registry, loading: true, error: null } }));
     try {
-      const [rows, files] = await Promise.all([api.registry.list.query(), api.registry.files.query()]);
+      const { entries: rows, files } = await api.registry.snapshot.query();
       set({ registry: { rows, files, loading: false, error: null } });
     } catch (error) {
       const { code, message } = describeError(error);

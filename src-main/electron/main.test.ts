@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiChannel } from '../../src-shared/bridge.js';
+import type * as servicesModule from '../services.js';
 
 // Electron cannot run here (its binary is not downloadable), so its API is replaced by recording fakes: these tests
 // check what main asks of Electron — window options, handlers, what it accepts over IPC — not Electron itself.
@@ -54,6 +55,30 @@ const electron = await vi.hoisted(async () => {
 });
 vi.mock('electron', () => electron);
 
+// The real services, with a dispose the test controls: quitting must wait for it.
+const disposal = vi.hoisted(() => {
+  let release: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (release = resolve));
+  return { started: false, done, release: () => release() };
+});
+vi.mock('../services.js', async (importOriginal) => {
+  const real = await importOriginal<typeof servicesModule>();
+  return {
+    ...real,
+    createAppServices: async (options: Parameters<typeof real.createAppServices>[0]) => {
+      const services = await real.createAppServices(options);
+      return {
+        ...services,
+        dispose: async () => {
+          disposal.started = true;
+          await disposal.done;
+          await services.dispose();
+        },
+      };
+    },
+  };
+});
+
 function fakeContents() {
   const contents = Object.assign(new EventEmitter(), {
     windowOpenHandler: undefined as undefined | ((details: { url: string }) => { action: string }),
@@ -100,6 +125,10 @@ describe('Electron main (electron mocked)', () => {
     const preventDefault = vi.fn();
     electron.app.emit('will-quit', { preventDefault });
     expect(preventDefault).toHaveBeenCalledTimes(1);
+    expect(disposal.started).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(electron.app.quit).not.toHaveBeenCalled();
+    disposal.release();
     await vi.waitFor(() => expect(electron.app.quit).toHaveBeenCalledTimes(1));
     const second = vi.fn();
     electron.app.emit('will-quit', { preventDefault: second });

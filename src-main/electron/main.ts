@@ -64,10 +64,14 @@ async function start(): Promise<void> {
   app.on('will-quit', (event) => {
     if (released) return;
     event.preventDefault();
-    void services.dispose().finally(() => {
-      released = true;
-      app.quit();
-    });
+    // Bounded: a model that will not unload must not keep the app from quitting.
+    const giveUp = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
+    Promise.race([services.dispose(), giveUp])
+      .catch((error: unknown) => console.error('clemplay: releasing resources on quit failed:', error))
+      .finally(() => {
+        released = true;
+        app.quit();
+      });
   });
   serveRenderer(join(services.appRoot, 'out', 'renderer'));
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));

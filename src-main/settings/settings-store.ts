@@ -22,6 +22,8 @@ export const settingsFileName = 'settings.json';
  */
 export class SettingsStore {
   readonly path: string;
+  /** Updates run one at a time: each is a read-modify-write of the whole file. */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(configDir: string) {
     this.path = join(configDir, settingsFileName);
@@ -53,9 +55,13 @@ export class SettingsStore {
   }
 
   /** Changes some settings and keeps the others. */
-  async update(change: Settings): Promise<Settings> {
-    const next = { ...(await this.read()), ...change };
-    await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`);
-    return next;
+  update(change: Settings): Promise<Settings> {
+    const run = this.writing.then(async () => {
+      const next = { ...(await this.read()), ...change };
+      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`);
+      return next;
+    });
+    this.writing = run.catch(() => undefined);
+    return run;
   }
 }

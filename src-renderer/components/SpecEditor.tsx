@@ -1,4 +1,5 @@
 import Editor from '@monaco-editor/react';
+import { useRef } from 'react';
 import './monaco-setup';
 import { entryModelUri, specModelUri } from './monaco-setup';
 
@@ -24,6 +25,9 @@ export function SpecEditor({
   height?: number;
 }) {
   const json = kind === 'entry' || value.trimStart().startsWith('{');
+  // The editor binds its keys once, on mount; the ref lets Ctrl+Enter run the latest handler with the latest text.
+  const submit = useRef(onSubmit);
+  submit.current = onSubmit;
   return (
     <div className="editor" data-testid={testId} data-value={value}>
       <Editor
@@ -45,7 +49,12 @@ export function SpecEditor({
         }}
         onChange={(text) => onChange(text ?? '')}
         onMount={(editor, monaco) => {
-          editor.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, onSubmit);
+          editor.addAction({
+            id: 'clemplay.submit',
+            label: 'Submit',
+            keybindings: [monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter],
+            run: () => submit.current(),
+          });
         }}
       />
     </div>

@@ -26,12 +26,15 @@ export function RegistryPage() {
   const [draft, setDraft] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  /** An edit is on its way: no other edit, and no switching entries, until it is done. */
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
     void loadRegistry();
   }, [loadRegistry]);
 
   const versionOf = (file: string) => files.find((entry) => entry.path === file)?.version ?? undefined;
   const open = (row: (typeof rows)[number]) => {
+    if (busy) return;
     setProblem(null);
     setNotice(null);
     setEditing({
@@ -43,22 +46,32 @@ export function RegistryPage() {
     });
     setDraft(JSON.stringify(row.entry, null, 2));
   };
-  /** Runs an edit; on success the editor follows the entry to where it now is. */
+  /**
+   * Runs an edit; on success the editor follows the entry to where it now is and shows it as stored (a duplicate or
+   * a move does not carry unsaved changes along).
+   */
   const run = async (action: () => Promise<{ file: string; index: number } | null>, done: string) => {
+    if (busy) return;
+    setBusy(true);
     setProblem(null);
     try {
       const place = await action();
       setNotice(done);
       await loadRegistry();
-      if (place === null) setEditing(null);
-      else {
-        const latest = useAppStore.getState().registry;
-        const version = latest.files.find((file) => file.path === place.file)?.version ?? undefined;
-        setEditing({ kind: 'existing', file: place.file, index: place.index, version, official: false });
+      if (place === null) {
+        setEditing(null);
+        return;
       }
+      const latest = useAppStore.getState().registry;
+      const version = latest.files.find((file) => file.path === place.file)?.version ?? undefined;
+      const row = latest.rows.find((entry) => entry.file === place.file && entry.index === place.index);
+      setEditing({ kind: 'existing', file: place.file, index: place.index, version, official: false });
+      if (row !== undefined) setDraft(JSON.stringify(row.entry, null, 2));
     } catch (cause) {
       const { code, message } = describeError(cause);
       setProblem(`${code}: ${message}`);
+    } finally {
+      setBusy(false);
     }
   };
   const parsedDraft = (): JsonObject | null => {
@@ -135,7 +148,7 @@ export function RegistryPage() {
             testId="registry-entry-editor"
           />
           <div className="row">
-            <button type="button" data-testid="registry-save" onClick={save}>
+            <button type="button" data-testid="registry-save" disabled={busy} onClick={save}>
               Save
             </button>
             {editing.kind === 'existing' && (
@@ -143,6 +156,7 @@ export function RegistryPage() {
                 <button
                   type="button"
                   data-testid="registry-duplicate"
+                  disabled={busy}
                   onClick={() => void run(() => api.registry.duplicate.mutate(address()!), 'Duplicated.')}
                 >
                   Duplicate
@@ -152,6 +166,7 @@ export function RegistryPage() {
                     <button
                       type="button"
                       data-testid="registry-move-up"
+                      disabled={busy}
                       onClick={() =>
                         void run(async () => {
                           const moved = await api.registry.move.mutate({ ...address()!, direction: 'up' });
@@ -164,6 +179,7 @@ export function RegistryPage() {
                     <button
                       type="button"
                       data-testid="registry-move-down"
+                      disabled={busy}
                       onClick={() =>
                         void run(async () => {
                           const moved = await api.registry.move.mutate({ ...address()!, direction: 'down' });
@@ -176,6 +192,7 @@ export function RegistryPage() {
                     <button
                       type="button"
                       data-testid="registry-delete"
+                      disabled={busy}
                       onClick={() =>
                         void run(async () => {
                           await api.registry.delete.mutate(address()!);

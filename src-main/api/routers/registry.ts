@@ -11,6 +11,15 @@ export const registryRouter = router({
     .input(entryAddress.pick({ file: true, index: true }))
     .query(({ ctx, input }) => ctx.services.registry.get(input.file, input.index)),
 
+  /**
+   * Entries and files (with their versions) from one moment: an editor that pairs a row with its file's version
+   * must get both together, or a change in between would make a stale edit look current.
+   */
+  snapshot: procedure.query(({ ctx }) => ({
+    entries: ctx.services.registry.entries(),
+    files: ctx.services.registry.files(),
+  })),
+
   /** The stack's files with their load status and problems. */
   files: procedure.query(({ ctx }) => ctx.services.registry.files()),
 
