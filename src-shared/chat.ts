@@ -1,4 +1,4 @@
-import type { AppErrorShape } from './errors.js';
+import { toAppErrorShape, type AppErrorShape } from './errors.js';
 
 /** Who said a message. */
 export type Role = 'system' | 'user' | 'assistant';
@@ -47,3 +47,16 @@ export type StreamPart =
   | { type: 'end'; reason: Exclude<FinishReason, 'error'> }
   /** The generation failed; `partial` is true when text streamed before the error (and was kept). */
   | { type: 'error'; error: AppErrorShape; partial: boolean };
+
+/**
+ * How a generation that failed before any output ends: if it was stopped, as a stop (usage so far, `end: abort`),
+ * since a stop is the person's choice and not a failure; otherwise as the error.
+ */
+export function endBeforeOutput(error: unknown, stopped: boolean): StreamPart[] {
+  return stopped
+    ? [
+        { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } },
+        { type: 'end', reason: 'abort' },
+      ]
+    : [{ type: 'error', error: toAppErrorShape(error), partial: false }];
+}

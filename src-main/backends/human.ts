@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { StreamPart } from '../../src-shared/chat.js';
-import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
+import { endBeforeOutput, type StreamPart } from '../../src-shared/chat.js';
+import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { normalizeMessages } from './options.js';
 import type { Backend, BackendContext, GenerateRequest, HumanInputBroker, Model } from './types.js';
@@ -23,12 +23,7 @@ class HumanModel implements Model {
     try {
       answer = await answered;
     } catch (error) {
-      if (signal.aborted) {
-        yield { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } };
-        yield { type: 'end', reason: 'abort' };
-      } else {
-        yield { type: 'error', error: toAppErrorShape(error), partial: false };
-      }
+      yield* endBeforeOutput(error, signal.aborted);
       return;
     }
     if (answer !== '') yield { type: 'text-delta', text: answer };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamPart } from '../../src-shared/chat.js';
-import { streamChat } from '../chat/chat-service.js';
+import { collectChat } from '../testing/collect-chat.js';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { createTestServices } from '../testing/services.js';
 
@@ -15,16 +15,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 
 async function run(services: Awaited<ReturnType<typeof createTestServices>>): Promise<StreamPart[]> {
-  const query = { model_name: 'gpt-4o', backend: 'openai', base_url: fake.baseUrl, retries: 0 };
-  const parts: StreamPart[] = [];
-  for await (const part of streamChat(
-    services,
-    { query, messages: [{ role: 'user', content: 'hi' }] },
-    new AbortController().signal,
-  )) {
-    if (part.type !== 'resolved') parts.push(part);
-  }
-  return parts;
+  return collectChat(services, { model_name: 'gpt-4o', backend: 'openai', base_url: fake.baseUrl, retries: 0 });
 }
 
 describe('where an OpenAI key may go', () => {

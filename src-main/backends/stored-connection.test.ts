@@ -2,9 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamPart } from '../../src-shared/chat.js';
-import { streamChat } from '../chat/chat-service.js';
 import type { AppServices } from '../services.js';
+import { collectChat } from '../testing/collect-chat.js';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { createTestServices } from '../testing/services.js';
 
@@ -30,15 +29,7 @@ afterAll(async () => {
 describe('key.json connection settings', () => {
   it('sends an openai_compatible spec without base_url to key.json’s base_url, with its key', async () => {
     fake.enqueue({ type: 'reply', text: 'hello from key.json' });
-    const parts: StreamPart[] = [];
-    const query = { model_name: 'anything', backend: 'openai_compatible', model_id: 'm' };
-    for await (const part of streamChat(
-      services,
-      { query, messages: [{ role: 'user', content: 'hi' }] },
-      new AbortController().signal,
-    )) {
-      if (part.type !== 'resolved') parts.push(part);
-    }
+    const parts = await collectChat(services, { model_name: 'anything', backend: 'openai_compatible', model_id: 'm' });
     expect(parts.map((part) => (part.type === 'text-delta' ? part.text : '')).join('')).toBe('hello from key.json');
     expect(fake.requests.at(-1)?.headers.authorization).toBe('Bearer sk-from-key-json-1234');
   });
@@ -51,14 +42,7 @@ describe('key.json connection settings', () => {
       base_url: 'http://127.0.0.1:9/v1',
       retries: 0,
     };
-    const parts: StreamPart[] = [];
-    for await (const part of streamChat(
-      services,
-      { query, messages: [{ role: 'user', content: 'hi' }] },
-      new AbortController().signal,
-    )) {
-      if (part.type !== 'resolved') parts.push(part);
-    }
+    const parts = await collectChat(services, query);
     expect(parts.at(-1)).toMatchObject({ type: 'error', error: { code: 'network' } });
   }, 30_000);
 });

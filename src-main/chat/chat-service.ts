@@ -1,4 +1,4 @@
-import type { ChatMessage, GenerationOptions, StreamPart } from '../../src-shared/chat.js';
+import { endBeforeOutput, type ChatMessage, type GenerationOptions, type StreamPart } from '../../src-shared/chat.js';
 import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { loadBackend } from '../backends/loader.js';
@@ -51,13 +51,8 @@ export async function* streamChat(
     const backend = await loadBackend(backendName);
     model = await backend.createModel(resolution.spec, dependencies.backendContext, signal);
   } catch (error) {
-    if (signal.aborted) {
-      // Stopped while the model was still downloading or loading: a stop, like any other, not a failure.
-      yield { type: 'usage', usage: { input_tokens: null, output_tokens: 0 } };
-      yield { type: 'end', reason: 'abort' };
-    } else {
-      yield { type: 'error', error: toAppErrorShape(error), partial: false };
-    }
+    // Stopped while the model was still downloading or loading is a stop like any other.
+    yield* endBeforeOutput(error, signal.aborted);
     return;
   }
   let streamedText = false;

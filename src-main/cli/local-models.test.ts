@@ -7,11 +7,11 @@ import type { Llama } from 'node-llama-cpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeTruncatedGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
-import { AppError } from '../../src-shared/errors.js';
 import { findAppRoot } from '../paths.js';
 import { type FakeModelServer, startFakeModelServer } from '../llama/fake-model-server.js';
 import { LocalModelRuntime } from '../llama/runtime.js';
 import { createLocalModelService } from '../llama/service.js';
+import { rejection } from '../testing/rejection.js';
 import { formatCount, registerLocalModelCommands } from './local-models.js';
 
 let folder = '';
@@ -64,16 +64,6 @@ async function run(...args: string[]): Promise<{ stdout: string; stderr: string 
   return { stdout, stderr };
 }
 
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
-
 describe('clemplay inspect', () => {
   it('describes a model file for people', async () => {
     const { stdout } = await run('inspect', tiny);
@@ -93,10 +83,10 @@ describe('clemplay inspect', () => {
   it('fails with the reason for files that will not load', async () => {
     const truncated = join(folder, 'cut.gguf');
     await writeTruncatedGguf(truncated);
-    const error = await failure(run('inspect', truncated));
+    const error = await rejection(run('inspect', truncated));
     expect(error.code).toBe('model-load');
     expect(error.message).toMatch(/truncated/);
-    expect((await failure(run('inspect', join(folder, 'none.gguf')))).code).toBe('not-found');
+    expect((await rejection(run('inspect', join(folder, 'none.gguf')))).code).toBe('not-found');
   });
 });
 
@@ -120,7 +110,7 @@ describe('clemplay pull', () => {
   it('fails with network when the server is unreachable', async () => {
     const closed = await startFakeModelServer({});
     await closed.close();
-    expect((await failure(run('pull', `${closed.url}/x.gguf`, '--dir', join(folder, 'x')))).code).toBe('network');
+    expect((await rejection(run('pull', `${closed.url}/x.gguf`, '--dir', join(folder, 'x')))).code).toBe('network');
   });
 });
 

@@ -95,6 +95,14 @@ export function RegistryPage() {
       void run(() => api.registry.save.mutate({ file, index, entry, ...(version ? { version } : {}) }), where);
     }
   };
+  const move = (direction: 'up' | 'down') => {
+    if (editing?.kind !== 'existing') return;
+    const { file } = editing;
+    void run(async () => {
+      const moved = await api.registry.move.mutate({ ...address()!, direction });
+      return { file, index: moved.index };
+    }, `Moved ${direction}.`);
+  };
   const address = () =>
     editing?.kind === 'existing'
       ? { file: editing.file, index: editing.index, ...(editing.version ? { version: editing.version } : {}) }
@@ -163,30 +171,10 @@ export function RegistryPage() {
                 </button>
                 {!editing.official && (
                   <>
-                    <button
-                      type="button"
-                      data-testid="registry-move-up"
-                      disabled={busy}
-                      onClick={() =>
-                        void run(async () => {
-                          const moved = await api.registry.move.mutate({ ...address()!, direction: 'up' });
-                          return { file: editing.file, index: moved.index };
-                        }, 'Moved up.')
-                      }
-                    >
+                    <button type="button" data-testid="registry-move-up" disabled={busy} onClick={() => move('up')}>
                       Move up
                     </button>
-                    <button
-                      type="button"
-                      data-testid="registry-move-down"
-                      disabled={busy}
-                      onClick={() =>
-                        void run(async () => {
-                          const moved = await api.registry.move.mutate({ ...address()!, direction: 'down' });
-                          return { file: editing.file, index: moved.index };
-                        }, 'Moved down.')
-                      }
-                    >
+                    <button type="button" data-testid="registry-move-down" disabled={busy} onClick={() => move('down')}>
                       Move down
                     </button>
                     <button
