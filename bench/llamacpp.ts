@@ -26,6 +26,7 @@ import { toChatHistory } from '../src-main/backends/llamacpp.js';
 import { startWebHost } from '../src-main/host/web-host.js';
 import { autoThreadCount, physicalCoreCount } from '../src-main/llama/threads.js';
 import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client.js';
+import { replyOverApi } from '../src-main/testing/session-client.js';
 import { createTestServices } from '../src-main/testing/services.js';
 
 /** One generation, timed. */
@@ -148,35 +149,30 @@ type BenchQuery = {
   context_size: number;
 };
 
-/** One reply through `chat.stream`, timed at the client. */
-function appRun(api: WebSocketApiClient['api'], query: BenchQuery, run: number, tokens: number): Promise<Sample> {
-  const started = performance.now();
+/** One reply through a chat session over the web host, timed at the client from sending. */
+async function appRun(api: WebSocketApiClient['api'], query: BenchQuery, run: number, tokens: number): Promise<Sample> {
+  let started = 0;
   let first = 0;
+  let ended = 0;
   let outputTokens = 0;
-  return new Promise((resolve, reject) => {
-    const subscription = api.chat.stream.subscribe(
-      { query, messages: [{ role: 'user', content: prompt(run) }], options: { max_tokens: tokens } },
-      {
-        onData: (part) => {
-          if (part.type === 'text-delta' && first === 0) first = performance.now();
-          else if (part.type === 'usage') outputTokens = part.usage.output_tokens ?? 0;
-          else if (part.type === 'error') {
-            subscription.unsubscribe();
-            reject(new Error(`${part.error.code}: ${part.error.message}`));
-          } else if (part.type === 'end') {
-            const ended = performance.now();
-            subscription.unsubscribe();
-            resolve({
-              tokens: outputTokens,
-              firstTokenMs: first - started,
-              tokensPerSecond: (outputTokens - 1) / ((ended - first) / 1000),
-            });
-          }
-        },
-        onError: reject,
-      },
-    );
-  });
+  let failure: string | null = null;
+  await replyOverApi(
+    api,
+    { query, text: prompt(run), options: { max_tokens: tokens } },
+    (part) => {
+      if (part.type === 'text-delta' && first === 0) first = performance.now();
+      else if (part.type === 'usage') outputTokens = part.usage.output_tokens ?? 0;
+      else if (part.type === 'error') failure = `${part.error.code}: ${part.error.message}`;
+      else if (part.type === 'end') ended = performance.now();
+    },
+    () => (started = performance.now()),
+  );
+  if (failure !== null) throw new Error(failure);
+  return {
+    tokens: outputTokens,
+    firstTokenMs: first - started,
+    tokensPerSecond: (outputTokens - 1) / ((ended - first) / 1000),
+  };
 }
 
 /** Environment variable that makes this file a client process: `{ port, token, query }` as JSON. */

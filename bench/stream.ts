@@ -1,12 +1,12 @@
 /**
  * Is the chat pipeline a bottleneck? A fast local OpenAI-style stream is read two ways in the same run, from the same
  * server (in a process of its own, as a llama.cpp or vLLM server is): directly by the openai SDK (the baseline), and
- * through clemplay's whole path — chat.stream over the web host's WebSocket to an API client in a process of its own,
- * as a browser is (resolve, backend, delta batching, tRPC, JSON over the socket). The figure is the ratio of
+ * through clemplay's whole path — a chat session over the web host's WebSocket to an API client in a process of its
+ * own, as a browser is (session engine, backend, delta batching, tRPC, JSON over the socket). The figure is the ratio of
  * characters per second delivered: app / SDK (aim ≥ 0.9).
  *
  * It also times stopping (the issue asks for "within 100 ms"): from aborting a generation to its `end: abort` part
- * (in process), and from a client's unsubscribe over the web host to the server seeing its HTTP request closed.
+ * (in process), and from a client's stop over the web host to the server seeing its HTTP request closed.
  *
  * Run: npx tsx bench/stream.ts
  */
@@ -17,9 +17,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
-import { streamChat } from '../src-main/chat/chat-service.js';
+import { openModel, streamReply } from '../src-main/conversation/open-model.js';
 import { startWebHost } from '../src-main/host/web-host.js';
 import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client.js';
+import { replyOverApi } from '../src-main/testing/session-client.js';
 import { startFakeOpenAIServer } from '../src-main/testing/fake-openai-server.js';
 import { createTestServices } from '../src-main/testing/services.js';
 
@@ -103,55 +104,53 @@ export async function main(): Promise<StreamBenchResult> {
     return JSON.parse(await browser.ask('run')) as Sample;
   }
 
-  /** The same chat path without the transport: streamChat read in this process. */
+  /** The same reply path without the transport and the session: the model's stream read in this process. */
   async function inProcess(): Promise<Sample> {
     const started = performance.now();
     let first = 0;
     let characters = 0;
     let parts = 0;
-    for await (const part of streamChat(services, { query: 'fast', messages }, new AbortController().signal)) {
+    const { model } = await openModel(services, 'fast');
+    for await (const part of streamReply(model, { messages, options: {} }, new AbortController().signal)) {
       parts += 1;
       if (part.type !== 'text-delta') continue;
       if (first === 0) first = performance.now();
       characters += part.text.length;
     }
+    await model.dispose();
     return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
   }
 
-  /** Milliseconds from abort to the stream's `end: abort`, with the whole chat path in this process. */
+  /** Milliseconds from abort to the stream's `end: abort`, with the model's stream read in this process. */
   async function stopInProcess(): Promise<number> {
     const controller = new AbortController();
     let abortedAt = 0;
-    for await (const part of streamChat(services, { query: 'slow', messages }, controller.signal)) {
+    const { model } = await openModel(services, 'slow');
+    for await (const part of streamReply(model, { messages, options: {} }, controller.signal)) {
       if (part.type === 'text-delta' && abortedAt === 0) {
         abortedAt = performance.now();
         controller.abort();
       }
       if (part.type === 'end' || part.type === 'error') break;
     }
+    await model.dispose();
     return performance.now() - abortedAt;
   }
 
-  /** Milliseconds from a client's unsubscribe over the web host to the server seeing its HTTP request closed. */
-  function stopOverWebHost(): Promise<number> {
+  /** Milliseconds from a client's stop over the web host (sessions.stop) to the server seeing its HTTP request closed. */
+  async function stopOverWebHost(): Promise<number> {
     const index = fake.requests.length;
-    return new Promise((resolve, reject) => {
-      const subscription = client.api.chat.stream.subscribe(
-        { query: 'slow', messages },
-        {
-          onData: (part) => {
-            if (part.type !== 'text-delta') return;
-            subscription.unsubscribe();
-            const unsubscribedAt = performance.now();
-            fake.outcome(index).then((outcome) => {
-              if (outcome !== 'client-closed') reject(new Error(`the request ended as ${outcome}`));
-              resolve(performance.now() - unsubscribedAt);
-            }, reject);
-          },
-          onError: reject,
-        },
-      );
+    let stoppedAt = 0;
+    let stopping: Promise<unknown> = Promise.resolve();
+    await replyOverApi(client.api, { query: 'slow', text: 'go' }, (part, sessionId) => {
+      if (part.type !== 'text-delta' || stoppedAt !== 0) return;
+      stoppedAt = performance.now();
+      stopping = client.api.sessions.stop.mutate({ id: sessionId });
     });
+    await stopping;
+    const outcome = await fake.outcome(index);
+    if (outcome !== 'client-closed') throw new Error(`the request ended as ${outcome}`);
+    return performance.now() - stoppedAt;
   }
 
   try {
@@ -185,7 +184,7 @@ export async function main(): Promise<StreamBenchResult> {
     const stopLine = (name: string, values: number[]) =>
       `${name}: median ${median(values).toFixed(1)} ms, worst ${Math.max(...values).toFixed(1)} ms (10 stops)`;
     console.log(stopLine('stop, abort → end: abort (in process)', stops.inProcess));
-    console.log(stopLine('stop, unsubscribe over the web host → HTTP request closed', stops.webHost));
+    console.log(stopLine('stop, sessions.stop over the web host → HTTP request closed', stops.webHost));
     const headline =
       `stream: ${tokens} tokens; SDK ${Math.round(direct.charactersPerSecond).toLocaleString('en')} chars/s, ` +
       `app over web host ${Math.round(app.charactersPerSecond).toLocaleString('en')} chars/s; app/SDK = ${ratio.toFixed(2)} ` +
@@ -208,31 +207,29 @@ export async function main(): Promise<StreamBenchResult> {
   }
 }
 
-/** Reads a stream over the web host the way the renderer does; `firstMs` is from subscribing to the first text. */
-function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
-  const started = performance.now();
+/** Reads a reply over the web host the way the renderer does; `firstMs` is from sending to the first text. */
+async function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
+  let started = 0;
   let first = 0;
   let characters = 0;
   let parts = 0;
-  return new Promise((resolve, reject) => {
-    api.chat.stream.subscribe(
-      { query: 'fast', messages: [{ role: 'user', content: 'go' }] },
-      {
-        onData: (part) => {
-          parts += 1;
-          if (part.type === 'text-delta') {
-            if (first === 0) first = performance.now();
-            characters += part.text.length;
-          } else if (part.type === 'error') {
-            reject(new Error(part.error.message));
-          } else if (part.type === 'end') {
-            resolve({ characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts });
-          }
-        },
-        onError: reject,
-      },
-    );
-  });
+  let failure: string | null = null;
+  await replyOverApi(
+    api,
+    { query: 'fast', text: 'go' },
+    (part) => {
+      parts += 1;
+      if (part.type === 'text-delta') {
+        if (first === 0) first = performance.now();
+        characters += part.text.length;
+      } else if (part.type === 'error') {
+        failure = part.error.message;
+      }
+    },
+    () => (started = performance.now()),
+  );
+  if (failure !== null) throw new Error(failure);
+  return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
 }
 
 /** This file also runs as the server or the client process: the role and its setup come in this variable. */

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { BackendContext } from './backends/types.js';
-import { HumanInputHub } from './chat/human-input-hub.js';
-import { ChatStore } from './chats/chat-store.js';
+import { HumanInputHub } from './conversation/human-input-hub.js';
+import { SessionEngine } from './conversation/session-engine.js';
+import { SessionStore } from './conversation/session-store.js';
+import { VoteStore } from './conversation/vote-store.js';
 import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
@@ -23,9 +25,11 @@ export interface AppServices {
   readonly registry: RegistryStack;
   /** API keys: the OS key store (Electron), environment variables, clemcore's key.json, a 0600 file. */
   readonly credentials: CredentialStore;
-  /** Saved chats. */
-  readonly chats: ChatStore;
-  /** Questions of the human backend waiting for `chat.humanReply`. */
+  /** Conversations (Chat, Pair, dialogues): sessions in this process, saved as they go. */
+  readonly sessions: SessionEngine;
+  /** Blind votes of Pair, and the leaderboard computed from them. */
+  readonly votes: VoteStore;
+  /** Questions of the human backend waiting for a person's answer. */
   readonly humanInput: HumanInputHub;
   /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
   readonly localModels: LocalModelService;
@@ -102,6 +106,20 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       defaultModelsDirs(dataDir, environment),
     cwd,
   });
+  const backendContext: BackendContext = {
+    getApiKey: createBackendKeyResolver(credentials),
+    getConnection: (backend) => credentials.getConnection(backend),
+    humanInput,
+    localModels,
+  };
+  const votes = new VoteStore(dataDir);
+  const sessions = new SessionEngine({
+    registry,
+    backendContext,
+    humanInput,
+    store: new SessionStore({ dataDir }),
+    votes,
+  });
   return {
     version: readAppVersion(appRoot),
     appRoot,
@@ -109,17 +127,15 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     dataDir,
     registry,
     credentials,
-    chats: new ChatStore({ directory: join(dataDir, 'chats') }),
+    sessions,
+    votes,
     humanInput,
-    backendContext: {
-      getApiKey: createBackendKeyResolver(credentials),
-      getConnection: (backend) => credentials.getConnection(backend),
-      humanInput,
-      localModels,
-    },
+    backendContext,
     localModels,
     settings,
     async dispose() {
+      // Sessions first: they stop their replies and save, then the models they held can go.
+      await sessions.dispose();
       registry.close();
       await localModels.dispose();
     },

@@ -1,6 +1,7 @@
 /**
  * The closed set of error codes that cross the API (DESIGN.md, "Backends"), plus `conflict` for refused
- * registry writes and `not-found` for lookups of things that do not exist.
+ * registry writes, `not-found` for lookups of things that do not exist, and `context-overflow` for a conversation
+ * longer than the model's context.
  */
 export const errorCodes = [
   'no-match',
@@ -14,6 +15,7 @@ export const errorCodes = [
   'timeout',
   'model-load',
   'out-of-memory',
+  'context-overflow',
   'aborted',
   'internal',
 ] as const;

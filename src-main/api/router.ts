@@ -1,10 +1,9 @@
 import { appRouter } from './routers/app.js';
 import { backendsRouter } from './routers/backends.js';
-import { chatRouter } from './routers/chat.js';
-import { chatsRouter } from './routers/chats.js';
 import { credentialsRouter } from './routers/credentials.js';
 import { localModelsRouter, systemRouter } from './routers/local-models.js';
 import { registryRouter } from './routers/registry.js';
+import { sessionsRouter } from './routers/sessions.js';
 import { settingsRouter } from './routers/settings.js';
 import { specRouter } from './routers/spec.js';
 import { router } from './trpc.js';
@@ -14,10 +13,9 @@ export const apiRouter = router({
   app: appRouter,
   registry: registryRouter,
   spec: specRouter,
-  chat: chatRouter,
+  sessions: sessionsRouter,
   backends: backendsRouter,
   credentials: credentialsRouter,
-  chats: chatsRouter,
   localModels: localModelsRouter,
   system: systemRouter,
   settings: settingsRouter,

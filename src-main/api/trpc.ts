@@ -48,6 +48,7 @@ const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   timeout: 'TIMEOUT',
   'model-load': 'INTERNAL_SERVER_ERROR',
   'out-of-memory': 'INTERNAL_SERVER_ERROR',
+  'context-overflow': 'PAYLOAD_TOO_LARGE',
   aborted: 'CLIENT_CLOSED_REQUEST',
   internal: 'INTERNAL_SERVER_ERROR',
 };

@@ -7,7 +7,7 @@ import { writeNotGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
 import type { JsonObject } from '../../src-shared/json.js';
-import { type ResolvedPart, streamChat } from '../chat/chat-service.js';
+import { Participant } from '../conversation/participant.js';
 import { type FakeModelServer, startFakeModelServer } from '../llama/fake-model-server.js';
 import { createLocalModelService, type LocalModelService } from '../llama/service.js';
 import { backend, toChatHistory } from './llamacpp.js';
@@ -234,7 +234,7 @@ describe('cancelling while the model is made', () => {
       return createContext.call(this, options);
     });
     const spec = { ...base, model_path: tiny, context_size: 432 };
-    const parts: (StreamPart | ResolvedPart)[] = [];
+    const parts: StreamPart[] = [];
     const dependencies = {
       registry: {
         resolve: () => ({
@@ -245,10 +245,10 @@ describe('cancelling while the model is made', () => {
       },
       backendContext: context,
     };
-    const chat = streamChat(dependencies, { query: spec, messages: hello }, controller.signal);
-    for await (const part of chat) parts.push(part);
+    const participant = new Participant({ id: 'model', label: 'Model', query: spec }, dependencies);
+    for await (const part of participant.reply(hello, controller.signal)) parts.push(part);
     // A stop while the model loads is a stop like any other: usage so far, then end: abort.
-    expect(parts.map((part) => part.type)).toEqual(['resolved', 'usage', 'end']);
+    expect(parts.map((part) => part.type)).toEqual(['usage', 'end']);
     expect(parts.at(-1)).toEqual({ type: 'end', reason: 'abort' });
     expect(made).toHaveLength(1);
     for (let tries = 0; tries < 200 && !made.every((model) => model.disposed); tries += 1) {

@@ -68,6 +68,12 @@ class LlamaCppModel implements Model {
     this.disposed.abort();
   }
 
+  async measure(messages: ChatMessage[], signal?: AbortSignal): Promise<{ tokens: number; context_size: number }> {
+    const tools = await this.service.runtime.promptTools(this.path, this.parsed.load, this.parsed.chatTemplate, signal);
+    const history = toChatHistory(normalizeMessages(messages));
+    return { tokens: countPromptTokens(tools.chatWrapper, history, tools.model), context_size: tools.contextSize };
+  }
+
   async *generate(request: GenerateRequest, callerSignal: AbortSignal): AsyncGenerator<StreamPart> {
     // Aborted as well when the consumer stops reading, so the generation does not run on unseen.
     const stop = new AbortController();
@@ -117,7 +123,7 @@ class LlamaCppModel implements Model {
       if (inputTokens >= lease.contextSize) {
         yield errorPart(
           new AppError(
-            'invalid-input',
+            'context-overflow',
             `The conversation is ${inputTokens} tokens long, but the model's context holds ${lease.contextSize} — ` +
               'shorten it, or raise `context_size` in the model spec.',
             { input_tokens: inputTokens, context_size: lease.contextSize },

@@ -17,6 +17,11 @@ export interface Model {
    * exactly one `end` or `error` part. Aborting `signal` ends it with `end: abort` after a `usage` part.
    */
   generate(request: GenerateRequest, signal: AbortSignal): AsyncIterable<StreamPart>;
+  /**
+   * How many tokens `messages` take as this model's prompt, and its context size in tokens; only backends that can
+   * count exactly have it (the engine estimates for the others).
+   */
+  measure?(messages: ChatMessage[], signal?: AbortSignal): Promise<{ tokens: number; context_size: number }>;
   dispose(): Promise<void>;
 }
 

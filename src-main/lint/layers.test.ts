@@ -37,7 +37,7 @@ describe('layer lint rules', () => {
     ],
     [
       'src-renderer/x.ts',
-      "import type { Chat } from '../src-main/chats/chat-schema';\nexport type X = Chat;\n",
+      "import type { SessionRecord } from '../src-main/conversation/session-schema';\nexport type X = SessionRecord;\n",
       'nothing from src-main',
     ],
     ['src-renderer/x.ts', "import { ipcRenderer } from 'electron';\nexport const x = ipcRenderer;\n", 'API client'],

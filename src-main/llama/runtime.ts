@@ -640,6 +640,21 @@ export class LocalModelRuntime {
     };
   }
 
+  /**
+   * The loaded model, its context size and chat wrapper, without borrowing a sequence (so it never waits for a running
+   * chat): for counting a prompt's tokens before it is sent. Loads the model when it is not loaded.
+   */
+  async promptTools(
+    path: string,
+    settings: LoadSettings,
+    setting: ChatTemplateSetting,
+    signal?: AbortSignal,
+  ): Promise<{ model: LlamaModel; contextSize: number; chatWrapper: ChatWrapper }> {
+    const entry = await this.ready(resolve(path), settings, signal === undefined ? {} : { signal });
+    if (entry.model === undefined || entry.context === undefined) throw aborted(`${entry.fileName} was unloaded.`);
+    return { model: entry.model, contextSize: entry.context.contextSize, chatWrapper: this.chatWrapperFor(entry, setting) };
+  }
+
   /** Makes (and keeps) the chat wrapper of a loaded model now, so a bad template fails early; throws `invalid-spec`. */
   checkChatTemplate(path: string, settings: LoadSettings, setting: ChatTemplateSetting): void {
     const entry = this.entries.get(loadKey(resolve(path), settings));

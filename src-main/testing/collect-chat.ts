@@ -1,13 +1,25 @@
 import type { StreamPart } from '../../src-shared/chat.js';
 import type { JsonObject } from '../../src-shared/json.js';
-import { streamChat, type ChatDependencies } from '../chat/chat-service.js';
+import { openModel, streamReply, type ModelDependencies } from '../conversation/open-model.js';
+import { endBeforeOutput } from '../../src-shared/chat.js';
 
-/** Runs one chat turn ("hi") in process to its end and returns its stream parts, the `resolved` part left out. */
-export async function collectChat(dependencies: ChatDependencies, query: string | JsonObject): Promise<StreamPart[]> {
+/**
+ * Runs one reply ("hi") in process to its end and returns its stream parts: the model opened the way every
+ * conversation opens it, a failure to open it as the stream's `error` part.
+ */
+export async function collectChat(dependencies: ModelDependencies, query: string | JsonObject): Promise<StreamPart[]> {
+  let opened;
+  try {
+    opened = await openModel(dependencies, query);
+  } catch (error) {
+    return endBeforeOutput(error, false);
+  }
   const parts: StreamPart[] = [];
-  const request = { query, messages: [{ role: 'user' as const, content: 'hi' }] };
-  for await (const part of streamChat(dependencies, request, new AbortController().signal)) {
-    if (part.type !== 'resolved') parts.push(part);
+  try {
+    const request = { messages: [{ role: 'user' as const, content: 'hi' }], options: {} };
+    for await (const part of streamReply(opened.model, request, new AbortController().signal)) parts.push(part);
+  } finally {
+    await opened.model.dispose();
   }
   return parts;
 }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createChat } from '../chats/chat-schema.js';
 import { createTestServices } from '../testing/services.js';
 import { apiRouter } from './router.js';
 import { createCallerFactory } from './trpc.js';
@@ -41,31 +40,5 @@ describe('credentials API', () => {
     await expect(
       api.credentials.set({ backend: 'openai', key: 'k', base_url: 'file:///etc/passwd' }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-  });
-});
-
-describe('chats API', () => {
-  it('saves, lists, exports and deletes a chat', async () => {
-    const services = await createTestServices();
-    const api = createCaller({ services, transport: 'in-process' });
-    const chat = createChat({
-      spec_query: 'mock',
-      resolved_spec: { model_name: 'mock', backend: 'programmatic', api_key: secret },
-    });
-    chat.messages.push(
-      { role: 'user', content: 'hello', created_at: chat.created_at },
-      { role: 'assistant', content: 'hello', created_at: chat.created_at, finish_reason: 'stop' },
-    );
-    await api.chats.save(chat);
-    expect((await api.chats.list()).map((entry) => entry.id)).toEqual([chat.id]);
-    expect((await api.chats.get({ id: chat.id })).messages).toHaveLength(2);
-    const markdown = await api.chats.export({ id: chat.id, format: 'markdown' });
-    expect(markdown.content).toContain('### assistant');
-    const json = await api.chats.export({ id: chat.id, format: 'json' });
-    expect(json.content).not.toContain(secret);
-    expect(markdown.content).not.toContain(secret);
-    await api.chats.delete({ id: chat.id });
-    expect(await api.chats.list()).toEqual([]);
-    await expect(api.chats.get({ id: '../escape' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 });
