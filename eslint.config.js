@@ -115,4 +115,23 @@ export default tseslint.config(
     rules: { 'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname'] },
   },
   ...layerRules,
+  {
+    // Renderer store tests run in Node against a real web host: they may start one, as e2e specs do.
+    files: ['src-renderer/**/*.test.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      'no-restricted-globals': 'off',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)src-main/(?!(testing|host)/|services$|api/router$)',
+              message: 'Renderer tests may use only the test helpers, the web host and the services of src-main.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -1,5 +1,6 @@
 import { ChatPage } from './pages/ChatPage';
 import { LocalModelsPage } from './pages/LocalModelsPage';
+import { PairPage } from './pages/PairPage';
 import { PlaceholderPage } from './pages/PlaceholderPage';
 import { PlaygroundPage } from './pages/PlaygroundPage';
 import { RegistryPage } from './pages/RegistryPage';
@@ -12,6 +13,8 @@ function Page({ page }: { page: PageId }) {
       return <RegistryPage />;
     case 'chat':
       return <ChatPage />;
+    case 'pair':
+      return <PairPage />;
     case 'local-models':
       return <LocalModelsPage />;
     case 'playground':

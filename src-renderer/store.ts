@@ -20,8 +20,25 @@ type RegistryRows = Awaited<ReturnType<ApiClient['registry']['list']['query']>>;
 type RegistryFiles = Awaited<ReturnType<ApiClient['registry']['files']['query']>>;
 
 function pageFromHash(hash: string): PageId {
-  const id = hash.replace(/^#\/?/, '');
+  const id = hash.replace(/^#\/?/, '').split('?')[0];
   return pages.find((page) => page.id === id)?.id ?? 'registry';
+}
+
+/** The parameters after `?` in the address's hash, such as `#/chat?session=…`. */
+export function hashParams(): URLSearchParams {
+  const hash = window.location.hash;
+  const start = hash.indexOf('?');
+  return new URLSearchParams(start === -1 ? '' : hash.slice(start + 1));
+}
+
+/** Sets (or, with null, removes) one hash parameter of the current page, so a reload comes back to the same place. */
+export function setHashParam(name: string, value: string | null): void {
+  const params = hashParams();
+  if (value === null) params.delete(name);
+  else params.set(name, value);
+  const page = window.location.hash.replace(/^#\/?/, '').split('?')[0] ?? '';
+  const query = params.toString();
+  window.history.replaceState(null, '', `#/${page}${query === '' ? '' : `?${query}`}`);
 }
 
 interface AppState {

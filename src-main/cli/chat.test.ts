@@ -26,6 +26,15 @@ beforeAll(async () => {
       },
       { model_name: 'local', backend: 'openai_compatible', model_id: 'm', base_url: fake.baseUrl },
       { model_name: 'paid', backend: 'openai', model_id: 'gpt-4o-mini', base_url: fake.baseUrl },
+      { model_name: 'alpha', backend: 'programmatic', responses: ['alpha 1', 'alpha 2', 'alpha 3'] },
+      { model_name: 'beta', backend: 'programmatic', responses: ['beta 1', 'beta 2', 'beta 3'] },
+      {
+        model_name: 'gone',
+        backend: 'openai_compatible',
+        model_id: 'm',
+        base_url: 'http://127.0.0.1:9/v1',
+        retries: 0,
+      },
     ]),
   );
 });
@@ -137,5 +146,109 @@ describe('clemplay chat', () => {
     expect(run.stderr).toContain('[abort]');
     expect(run.stdout.length).toBeGreaterThan(0);
     expect(run.stdout.split(' ').length).toBeLessThan(8);
+  });
+});
+
+describe('clemplay pair', () => {
+  it('sends each message to both models, each with its own history, and prints an A and a B block per turn', async () => {
+    const run = await clemplay(['pair', 'alpha', 'beta', 'hello', 'again', '--registry', registry]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('A: alpha 1\nB: beta 1\n\nA: alpha 2\nB: beta 2\n');
+    expect(run.stderr).toMatch(/^A \[stop\] 2 tokens, .* tokens\/s, time to first token \d+ ms$/m);
+    expect(run.stderr).toMatch(/^B \[stop\] 2 tokens/m);
+  });
+
+  it('--json prints both specs and every turn', async () => {
+    const run = await clemplay([
+      'pair',
+      'alpha',
+      'mock',
+      'one two three',
+      '--json',
+      '--max-tokens',
+      '2',
+      '--registry',
+      registry,
+    ]);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({
+      a: {
+        spec: expect.objectContaining({ model_name: 'alpha', backend: 'programmatic' }),
+        turns: [{ text: 'alpha 1', usage: { input_tokens: 3, output_tokens: 2 }, finish_reason: 'stop' }],
+      },
+      b: {
+        spec: expect.objectContaining({ model_name: 'mock', backend: 'programmatic' }),
+        turns: [{ text: 'one two ', usage: { input_tokens: 3, output_tokens: 2 }, finish_reason: 'length' }],
+      },
+    });
+  });
+
+  it('resolves both models before sending anything: a typo exits 2', async () => {
+    const run = await clemplay(['pair', 'alpha', 'no-such-model', 'hi', '--registry', registry]);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^error\[no-match\]: Model B: /m);
+  });
+
+  it('exits 1 when a side fails while running, keeping the other side', async () => {
+    const run = await clemplay(['pair', 'alpha', 'gone', 'hi', '--json', '--registry', registry]);
+    expect(run.status).toBe(1);
+    const result = JSON.parse(run.stdout) as {
+      a: { turns: Array<{ text: string }> };
+      b: { turns: Array<{ error?: { code: string } }> };
+    };
+    expect(result.a.turns[0]?.text).toBe('alpha 1');
+    expect(result.b.turns[0]?.error?.code).toBe('network');
+  });
+});
+
+describe('clemplay dialogue', () => {
+  it('lets A answer the opening, B answer A, and so on, each hearing the other as the user', async () => {
+    const run = await clemplay([
+      'dialogue',
+      'alpha',
+      'mock',
+      'Let us talk.',
+      '--turns',
+      '4',
+      '--system-a',
+      'You are A.',
+      '--json',
+      '--registry',
+      registry,
+    ]);
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout) as {
+      transcript: Array<{ speaker: string; text: string }>;
+      a: { spec: object };
+    };
+    expect(result.transcript.map(({ speaker, text }) => [speaker, text])).toEqual([
+      ['a', 'alpha 1'],
+      ['b', 'alpha 1'],
+      ['a', 'alpha 2'],
+      ['b', 'alpha 2'],
+    ]);
+    expect(result.a.spec).toMatchObject({ model_name: 'alpha' });
+  });
+
+  it('streams the dialogue as A: and B: blocks', async () => {
+    const run = await clemplay(['dialogue', 'alpha', 'beta', 'Go.', '--turns', '3', '--registry', registry]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('A: alpha 1\n\nB: beta 1\n\nA: alpha 2\n');
+  });
+
+  it('ends at a failing side with its error in the transcript and exit code 1', async () => {
+    const run = await clemplay(['dialogue', 'alpha', 'gone', 'Go.', '--turns', '6', '--json', '--registry', registry]);
+    expect(run.status).toBe(1);
+    const result = JSON.parse(run.stdout) as { transcript: Array<{ speaker: string; error?: { code: string } }> };
+    expect(result.transcript.map((turn) => turn.speaker)).toEqual(['a', 'b']);
+    expect(result.transcript[1]?.error?.code).toBe('network');
+    expect(run.stderr).toContain('error[network]: B: ');
+  });
+
+  it('needs --turns', async () => {
+    const run = await clemplay(['dialogue', 'alpha', 'beta', 'Go.', '--registry', registry]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--turns');
   });
 });

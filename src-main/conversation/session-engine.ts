@@ -14,8 +14,6 @@ import {
   currentVersion,
   estimateTokens,
   historyFor,
-  participantIdPattern,
-  reservedSpeakers,
   startVersion,
   systemSpeaker,
   typedVersion,

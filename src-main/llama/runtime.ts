@@ -652,7 +652,11 @@ export class LocalModelRuntime {
   ): Promise<{ model: LlamaModel; contextSize: number; chatWrapper: ChatWrapper }> {
     const entry = await this.ready(resolve(path), settings, signal === undefined ? {} : { signal });
     if (entry.model === undefined || entry.context === undefined) throw aborted(`${entry.fileName} was unloaded.`);
-    return { model: entry.model, contextSize: entry.context.contextSize, chatWrapper: this.chatWrapperFor(entry, setting) };
+    return {
+      model: entry.model,
+      contextSize: entry.context.contextSize,
+      chatWrapper: this.chatWrapperFor(entry, setting),
+    };
   }
 
   /** Makes (and keeps) the chat wrapper of a loaded model now, so a bad template fails early; throws `invalid-spec`. */

@@ -1,5 +1,5 @@
 import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
-import type { inferRouterOutputs } from '@trpc/server';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { ApiRouter } from '../../src-main/api/router';
 import type { ClemplayBridge } from '../../src-shared/bridge';
 import { createIpcWebSocketClass } from '../../src-shared/ipc-socket';
@@ -16,6 +16,9 @@ export type ApiClient = TRPCClient<ApiRouter>;
 
 /** What each procedure returns, for typing state built from API results. */
 export type ApiOutputs = inferRouterOutputs<ApiRouter>;
+
+/** What each procedure takes. */
+export type ApiInputs = inferRouterInputs<ApiRouter>;
 
 /**
  * Electron gives us the preload bridge; a browser reached the web host, which set a cookie with the token when it
@@ -39,11 +42,4 @@ function createSocketClient() {
 
 export const api: ApiClient = createTRPCClient<ApiRouter>({ links: [wsLink({ client: createSocketClient() })] });
 
-/** The `{ code, message }` an API error carries (see src-shared/errors.ts), for display. */
-export function describeError(error: unknown): { code: string; message: string } {
-  if (typeof error === 'object' && error !== null && 'data' in error) {
-    const data = (error as { data?: { app?: { code: string; message: string } } }).data;
-    if (data?.app) return data.app;
-  }
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
-}
+export { describeError } from './describe-error';

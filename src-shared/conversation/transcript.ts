@@ -9,10 +9,7 @@ export const systemSpeaker = 'system';
 /** A game's programmatic master: its messages are `user` turns of the player they go to. */
 export const gameMasterSpeaker = 'game-master';
 
-/** Speaker ids that are not participants. */
-export const reservedSpeakers: readonly string[] = [userSpeaker, systemSpeaker, gameMasterSpeaker];
-
-/** A participant id: 1–32 lower-case letters, digits, `-` or `_`, starting with a letter, and not a reserved speaker. */
+/** A participant id: 1–32 lower-case letters, digits, `-` or `_`, starting with a letter. */
 export const participantIdPattern = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /** Where a turn stands: streaming, finished, stopped by a person, or failed. */

@@ -21,7 +21,9 @@ const participantInput = z.strictObject({
 
 /** Replies run on in main; the API answers as soon as they started. A reply's failure is in its message. */
 function started(turn: StartedTurn): { message_id: string; reply_ids: string[] } {
-  turn.finished.catch((error: unknown) => process.stderr.write(`clemplay: a reply failed unexpectedly: ${String(error)}\n`));
+  turn.finished.catch((error: unknown) =>
+    process.stderr.write(`clemplay: a reply failed unexpectedly: ${String(error)}\n`),
+  );
   return { message_id: turn.message_id, reply_ids: turn.reply_ids };
 }
 
@@ -55,7 +57,9 @@ export const sessionsRouter = router({
     )
     .mutation(({ ctx, input }) => ctx.services.sessions.create(input)),
 
-  get: procedure.input(z.object({ id: sessionIdSchema })).query(({ ctx, input }) => ctx.services.sessions.get(input.id)),
+  get: procedure
+    .input(z.object({ id: sessionIdSchema }))
+    .query(({ ctx, input }) => ctx.services.sessions.get(input.id)),
 
   /**
    * The session's events: a `snapshot`, then messages, stream parts, participant and session changes, each with an id.
