@@ -2,20 +2,11 @@ import { useEffect, useState } from 'react';
 import { isSessionBusy, type SessionView, type VoteWinner } from '../../src-shared/conversation/session';
 import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-shared/conversation/transcript';
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
+import { download } from '../download';
 import { useSessionStore } from '../sessions';
 import { hashParams, setHashParam } from '../store';
 
 type Mode = 'side-by-side' | 'dialogue';
-
-/** Offers a text as a file download (exports). */
-function download(name: string, content: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  URL.revokeObjectURL(url);
-}
 
 function Leaderboard() {
   const board = useSessionStore((state) => state.leaderboard);
