@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../chat.js';
 import type { Experiment, GameInstance } from './game.js';
 import {
   checkClue,
@@ -155,7 +156,7 @@ describe('rule-based taboo players', () => {
   it('the describer only gives legal clues, even when its usual words are taboo', () => {
     const describer = new TabooRuleBasedDescriber('letter', ['beginning', 'character', 'write']);
     const judge = clueJudge('letter', ['beginning', 'character', 'write']);
-    const history = [{ role: 'user' as const, content: 'describe' }];
+    const history: ChatMessage[] = [{ role: 'user', content: 'describe' }];
     for (let turn = 0; turn < 4; turn += 1) {
       const clue = describer.respond(history);
       expect(clue.startsWith('CLUE: ')).toBe(true);

@@ -269,25 +269,33 @@ function fits(word: string, constraints: LetterConstraints): boolean {
   return true;
 }
 
-/** English words grouped by length, so a guess looks only at words of the length a hint names. */
+/**
+ * English words grouped by length and by length and first letter, so a guess looks only at the words a hint allows
+ * (the groups keep the list's order).
+ */
 export interface Lexicon {
-  byLength: Map<number, string[]>;
+  groups: Map<string, string[]>;
   all: readonly string[];
 }
 
 const lexicons = new WeakMap<readonly string[], Lexicon>();
 
+function group(groups: Map<string, string[]>, key: string, word: string): void {
+  const words = groups.get(key);
+  if (words) words.push(word);
+  else groups.set(key, [word]);
+}
+
 /** The lexicon of a word list (built once per list). */
 export function lexiconOf(words: readonly string[]): Lexicon {
   let lexicon = lexicons.get(words);
   if (lexicon === undefined) {
-    const byLength = new Map<number, string[]>();
+    const groups = new Map<string, string[]>();
     for (const word of words) {
-      const bucket = byLength.get(word.length);
-      if (bucket) bucket.push(word);
-      else byLength.set(word.length, [word]);
+      group(groups, String(word.length), word);
+      group(groups, `${word.length}${word[0]}`, word);
     }
-    lexicon = { byLength, all: words };
+    lexicon = { groups, all: words };
     lexicons.set(words, lexicon);
   }
   return lexicon;
@@ -314,8 +322,11 @@ export class TabooRuleBasedGuesser implements RuleBasedPlayer {
         if (at >= 0) readConstraints(line.slice(at + tabooTags.clue.length), constraints);
       }
     }
+    const first = constraints.first ?? constraints.pattern?.[0] ?? '';
     const pool =
-      constraints.length === undefined ? this.lexicon.all : (this.lexicon.byLength.get(constraints.length) ?? []);
+      constraints.length === undefined
+        ? this.lexicon.all
+        : (this.lexicon.groups.get(`${constraints.length}${first}`) ?? []);
     const guess = pool.find((word) => !guessed.has(word) && fits(word, constraints)) ?? 'unknown';
     return `${tabooTags.guess} ${guess}`;
   }

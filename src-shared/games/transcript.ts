@@ -1,4 +1,5 @@
 import { gameMasterName, type InteractionEvent, type Interactions } from './episode.js';
+import { isJsonObject } from '../json.js';
 import { escapeHtml } from './html.js';
 
 function contentText(event: InteractionEvent): string {
@@ -7,8 +8,22 @@ function contentText(event: InteractionEvent): string {
 }
 
 function playerLabel(interactions: Interactions, name: string): string {
-  const player = interactions.players[name];
-  return player === undefined ? name : `${name} (${player.game_role}, ${player.model_name})`;
+  // clembench's older records name a player with a string ("Guesser: model"), newer ones with an object.
+  const player: unknown = interactions.players?.[name];
+  if (typeof player === 'string') return `${name} (${player})`;
+  if (!isJsonObject(player)) return name;
+  const parts = [player.game_role, player.model_name].filter((part) => typeof part === 'string');
+  return parts.length === 0 ? name : `${name} (${parts.join(', ')})`;
+}
+
+function isEvent(value: unknown): value is InteractionEvent {
+  return (
+    isJsonObject(value) &&
+    typeof value.from === 'string' &&
+    typeof value.to === 'string' &&
+    isJsonObject(value.action) &&
+    typeof value.action.type === 'string'
+  );
 }
 
 /** Which side of the page a player's messages sit on: Player 1 left, the others right, the game master between. */
@@ -34,9 +49,9 @@ function renderEvent(interactions: Interactions, event: InteractionEvent): strin
  * master's to a player and the player's answers on that player's side, the master's own notes between them.
  */
 export function renderTranscript(interactions: Interactions): string {
-  const { meta } = interactions;
-  const title = `${meta.game_name} · ${meta.experiment_name} · instance ${meta.game_id}`;
-  const players = Object.keys(interactions.players)
+  const meta: Partial<Interactions['meta']> = interactions.meta ?? {};
+  const title = `${meta.game_name ?? 'game'} · ${meta.experiment_name ?? 'experiment'} · instance ${meta.game_id ?? '?'}`;
+  const players = Object.keys(interactions.players ?? {})
     .filter((name) => name !== gameMasterName)
     .map((name) => `<li>${escapeHtml(playerLabel(interactions, name))}</li>`)
     .join('');
@@ -44,7 +59,10 @@ export function renderTranscript(interactions: Interactions): string {
   const rounds = interactions.turns
     .map(
       (round, index) =>
-        `<section><h2>Round ${index + 1}</h2>\n${round.map((event) => renderEvent(interactions, event)).join('\n')}\n</section>`,
+        `<section><h2>Round ${index + 1}</h2>\n${(Array.isArray(round) ? round : [])
+          .filter(isEvent)
+          .map((event) => renderEvent(interactions, event))
+          .join('\n')}\n</section>`,
     )
     .join('\n');
   return `<!doctype html>
@@ -68,7 +86,7 @@ h1 { font-size: 1.3rem; } h2 { font-size: 1rem; color: #666; border-top: 1px sol
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p>Players:</p><ul>${players}</ul>
-<p>Outcome: <strong>${escapeHtml(outcome ?? 'not ended')}</strong> · models: ${escapeHtml(meta.results_folder)}</p>
+<p>Outcome: <strong>${escapeHtml(outcome ?? 'not ended')}</strong> · models: ${escapeHtml(meta.results_folder ?? '')}</p>
 ${rounds}
 </body>
 </html>

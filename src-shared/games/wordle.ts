@@ -382,18 +382,22 @@ function learn(feedbacks: readonly { letter: string; colour: LetterColour }[][],
   return knowledge;
 }
 
-/** Whether a word could be the target, given everything the feedback said. */
+function occurrences(word: string, letter: string): number {
+  let count = 0;
+  for (const character of word) if (character === letter) count += 1;
+  return count;
+}
+
+/** Whether a word could be the target, given everything the feedback said (no allocation: it runs per word). */
 export function consistentWithFeedback(word: string, knowledge: Knowledge): boolean {
-  const counts = new Map<string, number>();
   for (let index = 0; index < word.length; index += 1) {
     const letter = word[index]!;
     const green = knowledge.greens[index];
     if (green !== null && green !== undefined && green !== letter) return false;
     if (knowledge.notAt[index]?.has(letter)) return false;
-    counts.set(letter, (counts.get(letter) ?? 0) + 1);
   }
-  for (const [letter, least] of knowledge.atLeast) if ((counts.get(letter) ?? 0) < least) return false;
-  for (const [letter, exact] of knowledge.exactly) if ((counts.get(letter) ?? 0) !== exact) return false;
+  for (const [letter, least] of knowledge.atLeast) if (occurrences(word, letter) < least) return false;
+  for (const [letter, exact] of knowledge.exactly) if (occurrences(word, letter) !== exact) return false;
   return true;
 }
 
@@ -413,7 +417,10 @@ function rankCandidates(candidates: readonly string[]): string[] {
     .map((entry) => entry.word);
 }
 
-const openers = new WeakMap<readonly string[], string[]>();
+/** Per word list: its words ranked for the first guess, and the ranked sets later feedback narrowed them to. */
+const candidateCache = new WeakMap<readonly string[], { opening: string[]; narrowed: Map<string, string[]> }>();
+/** At most this many narrowed sets are kept per word list (the oldest go first). */
+const candidateCacheSize = 4096;
 
 /**
  * The rule-based wordle guesser: it reads every feedback line in its history and plays only words of the word list
@@ -423,18 +430,37 @@ const openers = new WeakMap<readonly string[], string[]>();
 export class WordleRuleBasedGuesser implements RuleBasedPlayer {
   constructor(private readonly setup: WordleSetup) {}
 
-  private candidates(feedbacks: { letter: string; colour: LetterColour }[][]): string[] {
-    const list = this.setup.wordList.filter((word) => word.length === this.setup.wordLength);
-    if (feedbacks.length === 0) {
-      let ranked = openers.get(this.setup.wordList);
-      if (ranked === undefined) {
-        ranked = rankCandidates(list);
-        openers.set(this.setup.wordList, ranked);
-      }
-      return ranked;
+  /**
+   * The words consistent with all the feedback, ranked. Each feedback only narrows the set the earlier ones left, so
+   * the sets are kept per word list by the feedback that made them (a bounded cache): an episode filters only what
+   * its last feedback narrows, and episodes that saw the same feedback (every one starts with the same guess) share.
+   */
+  private candidates(feedbacks: readonly { letter: string; colour: LetterColour }[][]): string[] {
+    const { wordList, wordLength } = this.setup;
+    let cache = candidateCache.get(wordList);
+    if (cache === undefined) {
+      cache = {
+        opening: rankCandidates(wordList.filter((word) => word.length === wordLength)),
+        narrowed: new Map(),
+      };
+      candidateCache.set(wordList, cache);
     }
-    const knowledge = learn(feedbacks, this.setup.wordLength);
-    return rankCandidates(list.filter((word) => consistentWithFeedback(word, knowledge)));
+    if (feedbacks.length === 0) return cache.opening;
+    const key = feedbacks
+      .map((feedback) => feedback.map(({ letter, colour }) => letter + colour[0]).join(''))
+      .join('|');
+    let ranked = cache.narrowed.get(key);
+    if (ranked === undefined) {
+      const earlier = this.candidates(feedbacks.slice(0, -1));
+      const knowledge = learn(feedbacks.slice(-1), wordLength);
+      ranked = rankCandidates(earlier.filter((word) => consistentWithFeedback(word, knowledge)));
+      if (cache.narrowed.size >= candidateCacheSize) {
+        const oldest = cache.narrowed.keys().next();
+        if (!oldest.done) cache.narrowed.delete(oldest.value);
+      }
+      cache.narrowed.set(key, ranked);
+    }
+    return ranked;
   }
 
   respond(messages: readonly ChatMessage[]): string {
