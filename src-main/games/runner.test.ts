@@ -63,8 +63,8 @@ describe('game runs with programmatic players', () => {
       instanceIds: [0, 1],
     });
     expect(summary).toMatchObject({ total: 2, played: 2, skipped: 0, failed: [], stopped: false });
-    expect(summary.modelsFolders).toEqual(['programmatic-t0.0--programmatic-t0.0']);
-    const models = join(directory, 'programmatic-t0.0--programmatic-t0.0');
+    expect(summary.modelsFolders).toEqual(['programmatic-t0.0']);
+    const models = join(directory, 'programmatic-t0.0');
     const experiment = join(models, 'taboo', 'high_frequency');
     expect(readdirSync(experiment).sort()).toEqual(['experiment.json', 'instance_00000', 'instance_00001']);
     const episode = join(experiment, 'instance_00000');
@@ -88,7 +88,7 @@ describe('game runs with programmatic players', () => {
       game_name: 'taboo',
       experiment_name: 'high_frequency',
       game_id: 0,
-      results_folder: 'programmatic-t0.0--programmatic-t0.0',
+      results_folder: 'programmatic-t0.0',
       clemplay_version: 'test',
     });
     expect(interactions.players).toEqual({
@@ -396,10 +396,10 @@ describe('game runs with remote models', () => {
     expect(summary.failed).toHaveLength(1);
     expect(summary.failed[0]!.episode).toMatchObject({ game: 'taboo', experiment: 'high_frequency', game_id: 1 });
     expect(summary.failed[0]!.error.message).toContain('this model refuses water');
-    const failed = join(directory, 'fake-t0.0--fake-t0.0', 'taboo', 'high_frequency', 'instance_00001');
+    const failed = join(directory, 'fake-t0.0', 'taboo', 'high_frequency', 'instance_00001');
     expect(existsSync(join(failed, 'scores.json'))).toBe(false);
     expect(readJson<{ error: { message: string } }>(failed, 'error.json').error.message).toContain('refuses water');
-    const house = join(directory, 'fake-t0.0--fake-t0.0', 'taboo', 'high_frequency', 'instance_00000');
+    const house = join(directory, 'fake-t0.0', 'taboo', 'high_frequency', 'instance_00000');
     expect(readJson<{ 'episode scores': JsonObject }>(house, 'scores.json')['episode scores']['Main Score']).toBe(100);
     // The temperature went to the model.
     expect((server.requests.at(-1)!.body as { temperature: number }).temperature).toBe(0);

@@ -179,6 +179,8 @@ export async function planRun(
     return game;
   });
   const contestants = request.models.map((query) => createContestant(services, query));
+  // As clemcore names it: after the models given (one for self-play), not after the roles.
+  const modelsFolder = modelsFolderName(contestants.map((player) => modelDescriptor(player.modelName, temperature)));
   const games: GamePlan[] = [];
   for (const game of definitions) {
     const source = request.instancesFile ?? defaultInstancesPath(services.appRoot, game.name);
@@ -189,7 +191,6 @@ export async function planRun(
       request.instanceIds,
     );
     const players = game.roles.map((_role, index) => contestants[contestants.length === 1 ? 0 : index]!);
-    const modelsFolder = modelsFolderName(players.map((player) => modelDescriptor(player.modelName, temperature)));
     const playerModels: JsonObject = {};
     players.forEach((player, index) => (playerModels[playerName(index)] = player.spec));
     games.push({
@@ -227,7 +228,7 @@ function stopped(): AppError {
 }
 
 /** A new record for an episode of a game plan. */
-function recorderFor(gamePlan: GamePlan, job: EpisodeJob, version: string): EpisodeRecorder {
+export function recorderFor(gamePlan: GamePlan, job: EpisodeJob, version: string): EpisodeRecorder {
   const { game } = gamePlan;
   return new EpisodeRecorder(
     {
@@ -245,8 +246,11 @@ function recorderFor(gamePlan: GamePlan, job: EpisodeJob, version: string): Epis
   );
 }
 
-/** Plays one episode to its end into `recorder`; throws when a player fails or the run is stopped. */
-async function playEpisode(
+/**
+ * Plays one episode to its end into `recorder` (nothing is written); returns each call to a player. Throws when a
+ * player fails or the run is stopped.
+ */
+export async function playEpisode(
   plan: RunPlan,
   gamePlan: GamePlan,
   job: EpisodeJob,

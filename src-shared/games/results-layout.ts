@@ -1,7 +1,7 @@
 /**
  * Folder names of clembench's results layout: `<results>/<models>/<game>/<experiment>/instance_<5-digit id>/`, where
- * `<models>` joins each player's `<model_name>-t<temperature>` with `--` (one player: just its own), as clemcore names
- * them, made safe for file names.
+ * `<models>` joins the `<model_name>-t<temperature>` of the models a run was given with `--` (one model, in self-play:
+ * just its own), as clemcore names them, made safe for file names.
  */
 
 /** A number as Python prints a float (`0` → `0.0`, `0.7` → `0.7`), as clemcore writes temperatures. */
@@ -15,12 +15,12 @@ export function safeFolderName(name: string): string {
   return safe === '' || /^\.+$/.test(safe) ? `_${safe}` : safe;
 }
 
-/** One player's part of the models folder: `<model_name>-t<temperature>`. */
+/** One model's part of the models folder: `<model_name>-t<temperature>`. */
 export function modelDescriptor(modelName: string, temperature: number): string {
   return safeFolderName(`${modelName}-t${pythonFloat(temperature)}`);
 }
 
-/** The models folder of a run: the players' descriptors in role order, joined by `--`. */
+/** The models folder of a run: the descriptors of the models given, in order, joined by `--`. */
 export function modelsFolderName(descriptors: readonly string[]): string {
   return descriptors.join('--');
 }

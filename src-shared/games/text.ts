@@ -9,9 +9,19 @@ export function removePunctuation(text: string): string {
   return text.replace(punctuation, '');
 }
 
+/** Stems already computed: clues repeat their words, and stemming is the bulk of judging one. Emptied when full. */
+const stems = new Map<string, string>();
+const stemCacheSize = 50_000;
+
 /** The Snowball English (Porter2) stem of a word, lower-cased first as nltk's stemmer does. */
 export function stem(word: string): string {
-  return porter2(word.toLowerCase());
+  let result = stems.get(word);
+  if (result === undefined) {
+    result = porter2(word.toLowerCase());
+    if (stems.size >= stemCacheSize) stems.clear();
+    stems.set(word, result);
+  }
+  return result;
 }
 
 /**
