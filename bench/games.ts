@@ -162,18 +162,21 @@ export async function main(): Promise<GamesBenchResult> {
     for (const game of games) {
       const plan = await planRun(services, { games: [game], models: ['programmatic'], resultsDir: scratch }, resources);
       const gamePlan = plan.games[0]!;
-      // Warm up (word lists, indexes, the JIT) and record what each player is asked.
-      await pass(plan, gamePlan);
+      // Record what each player is asked; each measurement runs once untimed first (word lists, indexes, the JIT).
       const calls = await pass(plan, gamePlan);
-      const inProcessPerSecond = await perSecond(async () => (await pass(plan, gamePlan)).length);
-      const playersAlonePerSecond = await perSecond(() => {
+      const inProcess = async (): Promise<number> => (await pass(plan, gamePlan)).length;
+      const playersAlone = (): number => {
         calls.forEach((episode, index) => {
           const prepared = gamePlan.episodes[index]!.plan.prepared;
           const players = gamePlan.game.roles.map((_role, role) => prepared.ruleBasedPlayer(role));
           for (const call of episode) players[call.role]!.respond(call.history);
         });
         return calls.length;
-      });
+      };
+      await perSecond(inProcess);
+      await perSecond(playersAlone);
+      const inProcessPerSecond = await perSecond(inProcess);
+      const playersAlonePerSecond = await perSecond(playersAlone);
       let cliPerSecond: number | null = null;
       let cliStartupMs: number | null = null;
       if (built && (game === 'taboo' || game === 'wordle')) {
