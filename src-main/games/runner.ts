@@ -6,7 +6,7 @@ import { EpisodeRecorder, gameMasterName, playerName, type Outcome } from '../..
 import type { Experiment, GameDefinition, GameResources, InstanceFile } from '../../src-shared/games/game.js';
 import { prepareEpisodes, type EpisodePlan } from '../../src-shared/games/instances.js';
 import { modelDescriptor, modelsFolderName } from '../../src-shared/games/results-layout.js';
-import { metrics, scoreEpisode } from '../../src-shared/games/scores.js';
+import { metrics, outcomeOf, scoreEpisode } from '../../src-shared/games/scores.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import type { AppServices } from '../services.js';
 import { createContestant, type Contestant } from './contestants.js';
@@ -417,18 +417,11 @@ export async function executeRun(
           done += 1;
           summary.played += 1;
           counts.get(gamePlan)!.played += 1;
-          const episodeScores = scores['episode scores'];
-          const outcome: Outcome =
-            episodeScores[metrics.aborted] === 1
-              ? 'aborted'
-              : episodeScores[metrics.success] === 1
-                ? 'success'
-                : 'lose';
           emit?.({
             type: 'episode-end',
             episode: ref,
-            outcome,
-            main_score: episodeScores[metrics.mainScore] ?? null,
+            outcome: outcomeOf(recorder.interactions)!,
+            main_score: scores['episode scores'][metrics.mainScore] ?? null,
             done,
             total: pending.length,
           });
