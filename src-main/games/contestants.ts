@@ -2,7 +2,7 @@ import type { GenerationOptions } from '../../src-shared/chat.js';
 import type { PreparedEpisode } from '../../src-shared/games/game.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { readResponses, scriptedAnswer } from '../backends/programmatic.js';
-import { redactSpec } from '../chats/chat-export.js';
+import { redactSpec } from '../conversation/session-export.js';
 import type { AppServices } from '../services.js';
 import { openModelPlayer, resolvePlayer, type ModelPlayer } from './model-player.js';
 import type { Player } from './player.js';
