@@ -173,19 +173,23 @@ describe('Electron main (electron mocked)', () => {
 
   it('accepts API messages only from the top frame of its own window', async () => {
     const window = electron.windows[0]!;
-    const replies: Array<{ from: number; data: string }> = [];
+    const replies: Array<{ from: number; reply: { connection: number; data: string } }> = [];
     const sender = (id: number) =>
       Object.assign(new EventEmitter(), {
         id,
         mainFrame: id === window.webContents.id ? window.webContents.mainFrame : {},
         isDestroyed: () => false,
-        send: (_channel: string, data: string) => replies.push({ from: id, data }),
+        send: (_channel: string, reply: { connection: number; data: string }) => replies.push({ from: id, reply }),
       });
     const ask = (contents: ReturnType<typeof sender>, frame: object | null, frameUrl: string) => {
       const senderFrame = frame === null ? null : Object.assign(frame, { url: frameUrl });
-      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open' });
+      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open', connection: 1 });
       const message = JSON.stringify({ id: 1, method: 'query', params: { path: 'app.info' } });
-      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'message', data: message });
+      electron.ipcMain.emit(
+        apiChannel,
+        { sender: contents, senderFrame },
+        { kind: 'message', connection: 1, data: message },
+      );
     };
 
     const stranger = sender(999);
@@ -199,6 +203,7 @@ describe('Electron main (electron mocked)', () => {
     ask(own, own.mainFrame, 'app://clemplay/index.html');
     await expect.poll(() => replies.length).toBeGreaterThan(0);
     expect(replies[0]!.from).toBe(window.webContents.id);
-    expect(JSON.parse(replies[0]!.data)).toMatchObject({ id: 1, result: { data: { transport: 'ipc' } } });
+    expect(replies[0]!.reply.connection).toBe(1);
+    expect(JSON.parse(replies[0]!.reply.data)).toMatchObject({ id: 1, result: { data: { transport: 'ipc' } } });
   });
 });
