@@ -3,6 +3,7 @@ import { toAppErrorShape } from '../../src-shared/errors.js';
 import { findAppRoot, readAppVersion } from '../paths.js';
 import { registerChatCommand } from './chat.js';
 import { exitCodeFor, exitCodes } from './exit-codes.js';
+import { registerFoldersCommand } from './folders.js';
 import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
@@ -19,6 +20,7 @@ export function createProgram(): Command {
   registerRegistryCommands(program);
   registerChatCommand(program);
   registerLocalModelCommands(program);
+  registerFoldersCommand(program);
   return program;
 }
 
