@@ -4,12 +4,14 @@ export const apiChannel = 'clemplay:api';
 /**
  * What the renderer sends on {@link apiChannel}: open a connection, a message on it, or close it. `connection` is
  * the renderer's id for one socket (a positive integer): tRPC opens its next socket before it closes the old one,
- * so every signal says which socket it is about.
+ * so every signal says which socket it is about. `reset` is the preload's first word on each page load: whatever the
+ * previous page of that window left open is closed (the new page counts its connections from 1 again).
  */
 export type BridgeSignal =
   | { kind: 'open'; connection: number }
   | { kind: 'message'; connection: number; data: string }
-  | { kind: 'close'; connection: number };
+  | { kind: 'close'; connection: number }
+  | { kind: 'reset' };
 
 /** What main sends back on {@link apiChannel}: a message for one connection, or the news that main closed it. */
 export type BridgeReply = { connection: number; data: string } | { connection: number; closed: true };

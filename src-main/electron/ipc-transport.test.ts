@@ -186,6 +186,17 @@ describe('IPC transport', () => {
     expect(server.size).toBe(0);
   });
 
+  it("closes what a window's last page left open when its next page loads (the preload says reset)", async () => {
+    const server = createIpcApiServer(await createTestServices());
+    const sender = { id: 5, reply: () => undefined };
+    server.handle(sender, { kind: 'open', connection: 1 });
+    server.handle(sender, { kind: 'open', connection: 2 });
+    server.handle({ id: 6, reply: () => undefined }, { kind: 'open', connection: 1 });
+    server.handle(sender, { kind: 'reset' });
+    // Only that window's connections: the other window keeps its own.
+    expect(server.size).toBe(1);
+  });
+
   it('drops malformed signals and replies', () => {
     expect(parseBridgeSignal({ kind: 'message', connection: 1, data: 42 })).toBeUndefined();
     expect(parseBridgeSignal('open')).toBeUndefined();
@@ -194,6 +205,7 @@ describe('IPC transport', () => {
     expect(parseBridgeSignal({ kind: 'open', connection: 0 })).toBeUndefined();
     expect(parseBridgeSignal({ kind: 'open', connection: 1.5 })).toBeUndefined();
     expect(parseBridgeSignal({ kind: 'open', connection: 2 })).toEqual({ kind: 'open', connection: 2 });
+    expect(parseBridgeSignal({ kind: 'reset', connection: 'x' })).toEqual({ kind: 'reset' });
     expect(parseBridgeReply({ connection: 1, data: 7 })).toBeUndefined();
     expect(parseBridgeReply({ connection: -1, data: 'x' })).toBeUndefined();
     expect(parseBridgeReply({ connection: 1, closed: 'yes' })).toBeUndefined();

@@ -48,7 +48,9 @@ export interface IpcSender {
 
 /** Parses what a renderer sent; anything else is dropped (a compromised renderer gets no error oracle). */
 export function parseBridgeSignal(value: unknown): BridgeSignal | undefined {
-  if (typeof value !== 'object' || value === null || !('kind' in value) || !('connection' in value)) return undefined;
+  if (typeof value !== 'object' || value === null || !('kind' in value)) return undefined;
+  if (value.kind === 'reset') return { kind: 'reset' };
+  if (!('connection' in value)) return undefined;
   const connection = value.connection;
   if (!isConnectionId(connection)) return undefined;
   if (value.kind === 'open' || value.kind === 'close') return { kind: value.kind, connection };
@@ -95,6 +97,7 @@ export function createIpcApiServer(services: AppServices) {
   return {
     /** Handles one signal from a trusted sender. */
     handle(sender: IpcSender, signal: BridgeSignal): void {
+      if (signal.kind === 'reset') return closeSender(sender.id);
       const id = signal.connection;
       if (signal.kind === 'open') {
         // Reopening an id the renderer still holds open replaces it; it never has two sockets under one id.

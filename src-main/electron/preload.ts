@@ -20,6 +20,9 @@ function signal(value: BridgeSignal): void {
   ipcRenderer.send(apiChannel, value);
 }
 
+// A new page of this window (a reload) starts with no connections; main closes what the last page left open.
+signal({ kind: 'reset' });
+
 const bridge: ClemplayBridge = {
   open: (connection) => {
     if (isConnectionId(connection)) signal({ kind: 'open', connection });
