@@ -20,8 +20,8 @@ function nodeIsOlderThan([major, minor]) {
   return currentMajor < major || (currentMajor === major && currentMinor < minor);
 }
 
-/** The Electron executable, downloading it when missing; or why there is none. */
-async function obtainElectron() {
+/** The Electron executable, downloading it when missing; or why there is none and how to retry with `command`. */
+async function obtainElectron(command) {
   const location = locateElectron({ environment: process.env });
   if (location.exists) return { ok: true, path: location.path };
   if (location.override !== null) {
@@ -38,7 +38,7 @@ async function obtainElectron() {
     ? `; Electron's installer declares Node ${installerNode.join('.')} or newer and this is Node ` +
       `${process.versions.node}, so use a newer Node if it keeps failing`
     : '';
-  const retry = `run \`npm start\` again once github.com is reachable (or ELECTRON_MIRROR names a mirror)${olderNode}`;
+  const retry = `run \`${command}\` again once github.com is reachable (or ELECTRON_MIRROR names a mirror)${olderNode}`;
   return { ...installed, retry };
 }
 
@@ -78,7 +78,7 @@ const dev = argv[0] === '--dev';
 const extra = dev ? argv.slice(1) : argv;
 
 if (dev) {
-  const electron = await obtainElectron();
+  const electron = await obtainElectron('npm run dev');
   if (!electron.ok) {
     say(`the desktop window cannot start: ${electron.reason}.`);
     say(`to retry, ${electron.retry}; \`npm start\` serves the same UI through the web host meanwhile.`);
@@ -92,7 +92,7 @@ if (dev) {
 } else {
   const build = spawnSync(process.execPath, [electronVite, 'build'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
-  const electron = await obtainElectron();
+  const electron = await obtainElectron('npm start');
   if (electron.ok) {
     runUntilExit('the app', electron.path, [root, ...extra]);
   } else {

@@ -296,6 +296,7 @@ describe('npm start (scripts/start.mjs)', () => {
     expect((await offline.exited).code).toBe(1);
     expect(offline.output()).toContain('the desktop window cannot start: fetch failed');
     expect(offline.output()).toContain('`npm start` serves the same UI through the web host meanwhile');
+    expect(offline.output()).toContain('to retry, run `npm run dev` again once github.com is reachable');
     expect(offline.output()).not.toContain('fake electron-vite');
   });
 });
