@@ -270,7 +270,19 @@ test.describe('Electron app', () => {
   // eslint-disable-next-line no-empty-pattern
   test('shows the registry, every page and ticks over IPC', async ({}, testInfo) => {
     test.skip(binary === null, 'skipped: Electron binary not available');
-    const electronApp = await _electron.launch({ executablePath: binary!, args: [root] });
+    // A fresh home, as for the web host: the app's folders (and its single-instance lock) are never the user's.
+    const home = mkdtempSync(join(tmpdir(), 'clemplay-e2e-electron-'));
+    const electronApp = await _electron.launch({
+      executablePath: binary!,
+      args: [root],
+      cwd: home,
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.endsWith('_API_KEY'))),
+        XDG_CONFIG_HOME: join(home, 'config'),
+        XDG_DATA_HOME: join(home, 'data'),
+        HOME: home,
+      },
+    });
     try {
       const page = await electronApp.firstWindow();
       await seesRegistryRows(page);

@@ -3,6 +3,7 @@ import { toAppErrorShape } from '../../src-shared/errors.js';
 import { findAppRoot, readAppVersion } from '../paths.js';
 import { registerChatCommand } from './chat.js';
 import { exitCodeFor, exitCodes } from './exit-codes.js';
+import { registerFoldersCommand } from './folders.js';
 import { registerGameCommands } from './games-commands.js';
 import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
@@ -21,6 +22,7 @@ export function createProgram(): Command {
   registerChatCommand(program);
   registerLocalModelCommands(program);
   registerGameCommands(program);
+  registerFoldersCommand(program);
   return program;
 }
 
