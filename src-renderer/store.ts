@@ -1,6 +1,10 @@
 import { create } from 'zustand';
 import { api, describeError } from './api/client';
 import type { ApiClient } from './api/client';
+import { useConnectionStore } from './connection-store';
+import { hashPage, hashParameter, pageHash } from './routes';
+
+export { hashParameter, pageHash } from './routes';
 
 /** The pages of the app, in navigation order. */
 export const pages = [
@@ -20,8 +24,21 @@ type RegistryRows = Awaited<ReturnType<ApiClient['registry']['list']['query']>>;
 type RegistryFiles = Awaited<ReturnType<ApiClient['registry']['files']['query']>>;
 
 function pageFromHash(hash: string): PageId {
-  const id = hash.replace(/^#\/?/, '');
+  const id = hashPage(hash);
   return pages.find((page) => page.id === id)?.id ?? 'registry';
+}
+
+/**
+ * The `model` a page was opened with (`#/chat?model=<encodeURIComponent(query)>`, as the Playground's actions link),
+ * or null. Pages read it once when they open.
+ */
+export function modelFromHash(): string | null {
+  return hashParameter(window.location.hash, 'model');
+}
+
+/** Opens a page with a model prefilled: `openWithModel('chat', '{"model_name": "gpt-4o"}')`. */
+export function openWithModel(page: PageId, model: string): void {
+  window.location.hash = pageHash(page, { model });
 }
 
 interface AppState {
@@ -35,7 +52,7 @@ export const useAppStore = create<AppState>((set) => ({
   page: pageFromHash(window.location.hash),
   registry: { rows: [], files: [], loading: false, error: null },
   goTo(page) {
-    window.location.hash = `/${page}`;
+    window.location.hash = pageHash(page);
     set({ page });
   },
   async loadRegistry() {
@@ -54,3 +71,8 @@ window.addEventListener('hashchange', () => useAppStore.setState({ page: pageFro
 
 // Registry files are watched in main; any change (a save here, an edit in another editor) reloads the list.
 api.registry.changes.subscribe(undefined, { onData: () => void useAppStore.getState().loadRegistry() });
+
+// Changes made while the connection was down were not announced: reload once it is back.
+useConnectionStore.subscribe((state, previous) => {
+  if (state.opened > 1 && state.opened !== previous.opened) void useAppStore.getState().loadRegistry();
+});

@@ -2,6 +2,11 @@
 // (the TypeScript worker alone would add ~12 MB).
 import { loader } from '@monaco-editor/react';
 import * as monaco from 'monaco-editor/editor';
+// The JSON mode is normally imported on first use, and with it every editor contribution (suggest, hover, code
+// lens, …). Contributions that arrive after the first editor was created register their services too late: the next
+// editor fails with "SuggestController depends on UNKNOWN service ISuggestMemories", and completions never show.
+// Importing it here registers everything before any editor exists.
+import 'monaco-editor/languages/features/json/jsonMode';
 import { jsonDefaults } from 'monaco-editor/languages/features/json/register';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 import JsonWorker from 'monaco-editor/language/json/json.worker?worker';
