@@ -156,10 +156,16 @@ describe('localModels', () => {
       context_size: '512',
     };
     expect(saved.entry).toEqual(expected);
+    expect(saved.already).toBe(false);
     const userRegistry = services.registry.files().find((file) => file.role === 'user');
     expect(saved.file).toBe(userRegistry?.path);
     expect(JSON.parse(await readFile(saved.file, 'utf8'))).toEqual([expected]);
     expect(services.registry.resolve('my-tiny').spec).toMatchObject(expected);
+
+    // A second click adds nothing: the same entry is already there.
+    const again = await caller().localModels.addToRegistry({ path: join(models, 'tiny.gguf'), model_name: 'my-tiny' });
+    expect(again).toEqual({ ...saved, already: true });
+    expect(JSON.parse(await readFile(saved.file, 'utf8'))).toEqual([expected]);
   });
 
   it('rejects bad input', async () => {
