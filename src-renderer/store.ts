@@ -43,6 +43,9 @@ export function openWithModel(page: PageId, model: string): void {
 
 interface AppState {
   page: PageId;
+  /** The Playground's query, kept while other pages are open. */
+  playgroundQuery: string;
+  setPlaygroundQuery(query: string): void;
   registry: { rows: RegistryRows; files: RegistryFiles; loading: boolean; error: string | null };
   goTo(page: PageId): void;
   loadRegistry(): Promise<void>;
@@ -50,6 +53,10 @@ interface AppState {
 
 export const useAppStore = create<AppState>((set) => ({
   page: pageFromHash(window.location.hash),
+  playgroundQuery: '{"model_name": "gpt-4o-mini", "temperature": 0}',
+  setPlaygroundQuery(query) {
+    set({ playgroundQuery: query });
+  },
   registry: { rows: [], files: [], loading: false, error: null },
   goTo(page) {
     window.location.hash = pageHash(page);
