@@ -242,6 +242,7 @@ test.describe('local models in Chromium', () => {
     await expect(row).toContainText('tiny-chat.gguf');
     await expect(row).toContainText('llama');
     await row.getByTestId('local-load').click();
+    await page.getByTestId('local-load-start').click();
     await expect(page.getByTestId('local-loaded-state')).toHaveText('ready');
     await page.screenshot({ path: testInfo.outputPath('local-models.png'), fullPage: true });
     await page.getByTestId('local-unload').click();
