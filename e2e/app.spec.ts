@@ -51,13 +51,13 @@ async function ticksArriveAndStop(page: Page): Promise<void> {
     .poll(async () => Number(await page.getByTestId('ticks-count').textContent()), { timeout: 10_000 })
     .toBeGreaterThanOrEqual(3);
   await page.getByTestId('ticks-check').click();
-  await expect(page.getByTestId('ticks-server')).toHaveText('running in main: 1');
+  await expect(page.getByTestId('ticks-server')).toHaveText('checks running in clemplay: 1');
   await page.getByTestId('ticks-stop').click();
   await expect(page.getByTestId('ticks-state')).toHaveText('stopped');
   // Stopping must end the stream in main, not just hide it here.
   await expect(async () => {
     await page.getByTestId('ticks-check').click();
-    await expect(page.getByTestId('ticks-server')).toHaveText('running in main: 0', { timeout: 500 });
+    await expect(page.getByTestId('ticks-server')).toHaveText('checks running in clemplay: 0', { timeout: 500 });
   }).toPass({ timeout: 5000 });
   const stoppedAt = Number(await page.getByTestId('ticks-count').textContent());
   // Ticks come every 200 ms; a second of silence shows the subscription really ended.
@@ -157,14 +157,23 @@ test.describe('web host in Chromium', () => {
     await expect(page.getByTestId('key-status-openai')).toHaveText('not set');
     await page.getByTestId('key-input-openai').fill(secret);
     await page.getByTestId('key-save-openai').click();
-    await expect(page.getByTestId('key-status-openai')).toHaveText('set (…LAST) from config-file');
+    await expect(page.getByTestId('key-status-openai')).toHaveText(
+      'set (…LAST), stored in a file readable only by you',
+    );
     await expect(page.getByTestId('key-input-openai')).toHaveValue('');
     expect(await page.content()).not.toContain(secret);
     await page.reload();
     await page.getByTestId('nav-settings').click();
-    await expect(page.getByTestId('key-status-openai')).toHaveText('set (…LAST) from config-file');
+    await expect(page.getByTestId('key-status-openai')).toHaveText(
+      'set (…LAST), stored in a file readable only by you',
+    );
     expect(await page.content()).not.toContain(secret);
+    // Clearing asks first; Cancel keeps the key.
     await page.getByTestId('key-clear-openai').click();
+    await page.getByTestId('key-clear-confirm-cancel').click();
+    await expect(page.getByTestId('key-status-openai')).toContainText('set (…LAST)');
+    await page.getByTestId('key-clear-openai').click();
+    await page.getByTestId('key-clear-confirm-confirm').click();
     await expect(page.getByTestId('key-status-openai')).toHaveText('not set');
   });
 
