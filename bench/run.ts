@@ -13,6 +13,7 @@ const benchmarks: Benchmark[] = [
   { name: 'resolve', run: async () => (await import('./resolve.js')).main() },
   { name: 'stream', run: async () => (await import('./stream.js')).main() },
   { name: 'llamacpp', run: async () => (await import('./llamacpp.js')).main() },
+  { name: 'page', run: async () => (await import('./page.js')).main() },
 ];
 
 const wanted = process.argv.slice(2);
