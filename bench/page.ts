@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from '@playwright/test';
+import { chromium, type Browser, type Response } from '@playwright/test';
 import { startWebHost } from '../src-main/host/web-host.js';
 import type { AppServices } from '../src-main/services.js';
 import { createTestServices } from '../src-main/testing/services.js';
@@ -53,7 +53,7 @@ async function measureBytes(browser: Browser, url: string): Promise<{ cold: Page
   const page = await context.newPage();
   const load = async (go: () => Promise<unknown>): Promise<PageBytes> => {
     const seen: Promise<{ raw: number; sent: number }>[] = [];
-    const onResponse = (response: import('@playwright/test').Response): void => {
+    const onResponse = (response: Response): void => {
       if (response.url().startsWith('ws')) return;
       seen.push(
         (async () => {

@@ -42,6 +42,10 @@ test.describe('one look in Chromium', () => {
       await page.getByTestId(`theme-${theme}`).check({ force: true });
       await expect(page.locator('html')).toHaveAttribute('data-theme', theme);
       expect(await contrast(page, 'nav-settings'), `${theme}: active nav item`).toBeGreaterThanOrEqual(4.5);
+      // Under the mouse too (a general button hover rule once painted over it).
+      await page.getByTestId('nav-settings').hover();
+      expect(await contrast(page, 'nav-settings'), `${theme}: active nav item, hovered`).toBeGreaterThanOrEqual(4.5);
+      await page.mouse.move(0, 0);
       expect(await contrast(page, 'nav-registry', 'nav'), `${theme}: nav item`).toBeGreaterThanOrEqual(4.5);
       expect(await contrast(page, 'connection-state', 'nav'), `${theme}: connection state`).toBeGreaterThanOrEqual(4.5);
       expect(await contrast(page, 'app-info', 'body'), `${theme}: page text`).toBeGreaterThanOrEqual(4.5);
