@@ -44,7 +44,7 @@ test.describe('the connection to the host', () => {
     await expect(page.getByTestId('connection-banner')).toHaveCount(0);
     await page.getByTestId('nav-playground').click();
     const query = page.getByTestId('playground-query');
-    await expect(query.locator('.monaco-editor')).toBeVisible();
+    await expect(query.locator('.monaco-editor')).toBeVisible({ timeout: 20_000 });
 
     await host.close();
     await expect(state).toHaveAttribute('data-state', 'reconnecting');

@@ -20,7 +20,8 @@ test.describe('Monaco editors in Chromium', () => {
     page.on('pageerror', (error) => problems.push(error.message));
     await page.goto(app.url);
     await page.getByTestId('registry-row').first().click();
-    await expect(page.getByTestId('registry-entry-editor').locator('.monaco-editor')).toBeVisible();
+    // Monaco is fetched when the first editor opens: allow for a busy machine.
+    await expect(page.getByTestId('registry-entry-editor').locator('.monaco-editor')).toBeVisible({ timeout: 20_000 });
 
     await page.getByTestId('nav-playground').click();
     const editor = page.getByTestId('playground-query');

@@ -15,10 +15,12 @@ async function contrast(page: Page, testId: string, against: 'self' | 'body' | '
         });
         return 0.2126 * red + 0.7152 * green + 0.0722 * blue;
       };
+      const page = element.ownerDocument;
+      const style = (target: typeof element) => page.defaultView!.getComputedStyle(target);
       const holder =
-        backgroundOf === 'self' ? element : backgroundOf === 'nav' ? document.querySelector('nav')! : document.body;
-      const foreground = luminance(getComputedStyle(element).color);
-      const background = luminance(getComputedStyle(holder).backgroundColor);
+        backgroundOf === 'self' ? element : backgroundOf === 'nav' ? page.querySelector('nav')! : page.body;
+      const foreground = luminance(style(element).color);
+      const background = luminance(style(holder).backgroundColor);
       const [light, dark] = foreground > background ? [foreground, background] : [background, foreground];
       return (light + 0.05) / (dark + 0.05);
     }, against);

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
@@ -140,6 +140,22 @@ const compressGzip = promisify(gzip);
 /** Compressed copies of served files, by encoding, path, size and modification time; the renderer is small. */
 const compressedCache = new Map<string, Promise<Buffer>>();
 
+/**
+ * Compresses the hashed assets one after another in the background, so that even the first browser to open an
+ * editor gets Monaco without waiting for it to be compressed. Failures are left to the request that needs the file.
+ */
+async function warmCompressedAssets(rendererDir: string, closed: () => boolean): Promise<void> {
+  const folder = join(rendererDir, assetsPrefix);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (closed() || !compressible.has(extname(name))) continue;
+    const file = join(folder, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined || !info.isFile() || info.size <= 1024) continue;
+    await compressedFile(file, info.size, info.mtimeMs, 'br').catch(() => undefined);
+  }
+}
+
 /** The encoding to send: brotli when the browser takes it, else gzip, else none. */
 function pickEncoding(request: IncomingMessage): 'br' | 'gzip' | null {
   const accepted = (request.headers['accept-encoding'] ?? '')
@@ -158,12 +174,13 @@ function compressedFile(file: string, size: number, modified: number, encoding: 
       encoding === 'br'
         ? compressBrotli(content, {
             params: {
-              // Quality 9 is most of brotli's gain at a fraction of quality 11's time; each file is compressed once.
-              [zlibConstants.BROTLI_PARAM_QUALITY]: 9,
+              // Quality 5 compresses Monaco's 4 MB in about 0.5 s on a small machine (quality 9: 2.5 s) for a file
+              // only 5% larger; each file is compressed once.
+              [zlibConstants.BROTLI_PARAM_QUALITY]: 5,
               [zlibConstants.BROTLI_PARAM_SIZE_HINT]: content.length,
             },
           })
-        : compressGzip(content, { level: 9 }),
+        : compressGzip(content, { level: 6 }),
     );
     compressed.catch(() => compressedCache.delete(key));
     compressedCache.set(key, compressed);
@@ -315,12 +332,15 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     throw error;
   }
   cookieName = `clemplay_token_${port}`;
+  let closed = false;
+  void warmCompressedAssets(options.rendererDir, () => closed);
   return {
     url: `http://${webHostAddress}:${port}/?token=${token}`,
     port,
     address: (server.address() as { address: string }).address,
     token,
     async close() {
+      closed = true;
       for (const client of webSockets.clients) client.terminate();
       await new Promise<void>((resolve) => webSockets.close(() => resolve()));
       server.closeAllConnections();
