@@ -4,25 +4,13 @@ import { api, describeError } from '../api/client';
 import { SpecEditor } from '../components/SpecEditor';
 import { EmptyState, ErrorState } from '../components/states';
 import { placeName } from '../registry-places';
+import { withModelName } from '../spec-text';
 import { openWithModel, useAppStore } from '../store';
 
 type Explanation = Awaited<ReturnType<typeof api.spec.explain.query>>;
 
 function show(value: unknown): string {
   return JSON.stringify(value);
-}
-
-/** The query with its model name replaced: the name itself for a plain name, else the JSON with `model_name` set. */
-export function withModelName(query: string, name: string): string {
-  try {
-    const parsed: unknown = JSON.parse(query);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-      return JSON.stringify({ ...parsed, model_name: name });
-    }
-  } catch {
-    // A plain name (or broken JSON): the suggestion replaces it.
-  }
-  return name;
 }
 
 /** Type a spec, see what it resolves to and why: every entry's verdict, the bindings, where each key came from. */
