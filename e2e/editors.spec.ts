@@ -18,7 +18,12 @@ test.describe('Monaco editors in Chromium', () => {
       if (message.type() === 'error') problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(error.message));
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname));
     await page.goto(app.url);
+    await expect(page.getByTestId('registry-row').first()).toBeVisible();
+    // The first page does not fetch Monaco: it comes when an editor first opens.
+    expect(requested.filter((path) => path.includes('Monaco'))).toEqual([]);
     await page.getByTestId('registry-row').first().click();
     // Monaco is fetched when the first editor opens: allow for a busy machine.
     await expect(page.getByTestId('registry-entry-editor').locator('.monaco-editor')).toBeVisible({ timeout: 20_000 });
@@ -39,5 +44,6 @@ test.describe('Monaco editors in Chromium', () => {
     await editor.locator('.view-line span', { hasText: 'model_name' }).first().hover();
     await expect(page.locator('.monaco-hover:not(.hidden)')).toContainText('The name a query selects this entry by');
     expect(problems).toEqual([]);
+    expect(requested.filter((path) => /MonacoSpecEditor-[\w-]+\.js$/.test(path))).toHaveLength(1);
   });
 });
