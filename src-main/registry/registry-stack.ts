@@ -212,7 +212,11 @@ export class RegistryStack {
   /** Resolves a query (a name, a JSON string or an object); errors are `invalid-spec` or `no-match`. */
   resolve(query: string | JsonObject): Resolution {
     const result = lookup(parsed(query), this.index());
-    if (!result.ok) throw new AppError('no-match', result.error.message, { nearest: result.error.nearest });
+    if (!result.ok)
+      throw new AppError('no-match', result.error.message, {
+        nearest: result.error.nearest,
+        suggestion: result.error.suggestion,
+      });
     const match = result.match;
     return {
       spec: result.finalSpec,

@@ -6,7 +6,7 @@ import { ChatParameters, draftOf, optionsOf, type ParameterDraft } from '../comp
 import { ModelPicker } from '../components/ModelPicker';
 import { ContextMeter, modelName, queryText, Transcript } from '../components/Transcript';
 import { useSessionStore } from '../sessions';
-import { hashParams, setHashParam } from '../store';
+import { modelFromHash, sessionFromHash, showSession } from '../store';
 
 /** Messages shown at first in a long chat; earlier ones come in blocks of this size on request. */
 const messageWindow = 100;
@@ -22,8 +22,8 @@ function atBottom(element: HTMLElement): boolean {
  * are listed in the sidebar; the model picker opens with Ctrl+K, Alt+N starts a new chat (Ctrl+N in the desktop app).
  */
 export function ChatPage() {
-  const [sessionId, setSessionId] = useState<string | null>(() => hashParams().get('session'));
-  const [query, setQuery] = useState(() => hashParams().get('model') ?? 'mock');
+  const [sessionId, setSessionId] = useState<string | null>(() => sessionFromHash());
+  const [query, setQuery] = useState(() => modelFromHash() ?? 'mock');
   const [parameters, setParameters] = useState<ParameterDraft>(() => draftOf(undefined, undefined));
   const [showParameters, setShowParameters] = useState(false);
   const [draft, setDraft] = useState('');
@@ -68,7 +68,7 @@ export function ChatPage() {
 
   const open = (id: string | null): void => {
     setSessionId(id);
-    setHashParam('session', id);
+    showSession(id);
     setShown(messageWindow);
     setLocalError(null);
     stick.current = true;
@@ -189,7 +189,7 @@ export function ChatPage() {
             </div>
           )}
           {participant?.registry_changed === true && sessionId !== null && (
-            <div className="notice row" role="status" data-testid="chat-registry-changed">
+            <div className="banner banner-warning" role="status" data-testid="chat-registry-changed">
               <span>The registry changed: this chat’s model query now resolves to something else.</span>
               <button type="button" disabled={busy} onClick={() => void store().reResolve(sessionId, participant.id)}>
                 Re-resolve

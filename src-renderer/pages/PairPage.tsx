@@ -4,7 +4,7 @@ import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-s
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
 import { download } from '../download';
 import { useSessionStore } from '../sessions';
-import { hashParams, setHashParam } from '../store';
+import { modelFromHash, sessionFromHash, showSession } from '../store';
 
 type Mode = 'side-by-side' | 'dialogue';
 
@@ -137,7 +137,7 @@ function Pane({ session, side, busy }: { session: SessionView; side: 'a' | 'b'; 
       <ContextMeter meter={participant.context} />
       {last !== undefined && <ReplyStats version={currentVersion(last)} hidden={participant.hidden} />}
       {participant.registry_changed && (
-        <div className="notice row" role="status">
+        <div className="banner banner-warning" role="status">
           <span>The registry changed for this model.</span>
           <button type="button" disabled={busy} onClick={() => void store().reResolve(session.id, side)}>
             Re-resolve
@@ -165,8 +165,8 @@ function Pane({ session, side, busy }: { session: SessionView; side: 'a' | 'b'; 
  * in a dialogue. The sessions live in main; this page makes, follows and steers them.
  */
 export function PairPage() {
-  const [sessionId, setSessionId] = useState<string | null>(() => hashParams().get('session'));
-  const [modelA, setModelA] = useState(() => hashParams().get('model') ?? 'mock');
+  const [sessionId, setSessionId] = useState<string | null>(() => sessionFromHash());
+  const [modelA, setModelA] = useState(() => modelFromHash() ?? 'mock');
   const [modelB, setModelB] = useState('programmatic');
   const [blind, setBlind] = useState(false);
   const [pool, setPool] = useState('');
@@ -191,7 +191,7 @@ export function PairPage() {
 
   const open = (id: string): void => {
     setSessionId(id);
-    setHashParam('session', id);
+    showSession(id);
   };
 
   const send = async (): Promise<void> => {
@@ -235,7 +235,7 @@ export function PairPage() {
 
   const reset = (): void => {
     setSessionId(null);
-    setHashParam('session', null);
+    showSession(null);
   };
 
   const exportAs = async (format: 'json' | 'markdown'): Promise<void> => {
