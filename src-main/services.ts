@@ -2,12 +2,18 @@ import { join } from 'node:path';
 import type { BackendContext } from './backends/types.js';
 import { HumanInputHub } from './chat/human-input-hub.js';
 import { ChatStore } from './chats/chat-store.js';
-import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
+import {
+  createBackendKeyResolver,
+  CredentialStore,
+  credentialsFileName,
+  vaultFileName,
+} from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
-import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
-import { SettingsStore } from './settings/settings-store.js';
+import { defaultRegistryFiles, RegistryStack, registryFileName } from './registry/registry-stack.js';
+import { removeStaleTempFiles } from './files/atomic-write.js';
+import { SettingsStore, settingsFileName } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -70,10 +76,32 @@ async function savedModelsDirs(settings: SettingsStore): Promise<string[] | unde
   }
 }
 
+/**
+ * Removes what writers that died mid-save left behind (temp files of processes that no longer run) beside the files
+ * clemplay writes; a folder that cannot be cleaned is reported and left as it is.
+ */
+async function removeLeftovers(configDir: string, dataDir: string, cwd: string): Promise<void> {
+  const configFiles = new Set([registryFileName, credentialsFileName, vaultFileName, settingsFileName]);
+  const ofConfig = (name: string): boolean => configFiles.has(name.replace(/\.bak$/, ''));
+  const cleanups: [string, (name: string) => boolean][] = [
+    [configDir, ofConfig],
+    [join(dataDir, 'chats'), (name) => name.endsWith('.json')],
+    [cwd, (name) => name.replace(/\.bak$/, '') === registryFileName],
+  ];
+  await Promise.all(
+    cleanups.map(([folder, isOurs]) =>
+      removeStaleTempFiles(folder, isOurs).catch((error: unknown) => {
+        process.stderr.write(`warning: could not clean up temp files in ${folder}: ${String(error)}\n`);
+      }),
+    ),
+  );
+}
+
 export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
   const appRoot = options.appRoot ?? findAppRoot();
   const configDir = options.configDir ?? defaultConfigDir();
   const dataDir = options.dataDir ?? defaultDataDir();
+  await removeLeftovers(configDir, dataDir, options.cwd ?? process.cwd());
   const registry = await RegistryStack.open(
     defaultRegistryFiles({
       cwd: options.cwd ?? process.cwd(),

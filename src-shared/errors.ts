@@ -1,6 +1,8 @@
 /**
  * The closed set of error codes that cross the API (DESIGN.md, "Backends"), plus `conflict` for refused
- * registry writes and `not-found` for lookups of things that do not exist.
+ * registry writes, `not-found` for lookups of things that do not exist, `corrupt` for files whose structure is
+ * broken (a GGUF header that lies about its sizes) and `untrusted-origin` for a key withheld from a server the user
+ * has not trusted.
  */
 export const errorCodes = [
   'no-match',
@@ -8,6 +10,8 @@ export const errorCodes = [
   'invalid-input',
   'not-found',
   'conflict',
+  'corrupt',
+  'untrusted-origin',
   'auth',
   'rate-limit',
   'network',

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import { describeFileError, errnoCode, parseJsonObject } from '../credentials/json-file.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import { defaultDataDir } from '../paths.js';
 import { exportChatJson, exportChatMarkdown, redactChat } from './chat-export.js';
 import { chatIdPattern, chatSchema, type Chat } from './chat-schema.js';
@@ -39,6 +40,15 @@ export interface ChatStoreOptions {
   now?: () => Date;
   /** Passed to every {@link writeFileAtomic}: tests use it to simulate a crash before the rename. */
   beforeRename?: AtomicWriteOptions['beforeRename'];
+}
+
+/** Options of {@link ChatStore.save}. */
+export interface ChatSaveOptions {
+  /**
+   * The `updated_at` of the version the caller changed (null: the chat must not exist yet). When the file holds
+   * another version, nothing is written and the error is `conflict`; absent: no check, the save replaces the file.
+   */
+  ifUpdatedAt?: string | null;
 }
 
 /** The folder inside the chats folder that deleted chats move to. */
@@ -160,8 +170,11 @@ export class ChatStore {
     return this.readChat(id, this.pathOf(id));
   }
 
-  /** Checks `chat` against the schema and writes it atomically (mode 0600: chats are private); returns it as saved. */
-  async save(chat: Chat): Promise<Chat> {
+  /**
+   * Checks `chat` against the schema and writes it atomically (mode 0600: chats are private) under the file's
+   * cross-process lock; with `ifUpdatedAt`, only over that version (else `conflict`). Returns it as saved.
+   */
+  async save(chat: Chat, options: ChatSaveOptions = {}): Promise<Chat> {
     const parsed = chatSchema.safeParse(chat);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -172,20 +185,40 @@ export class ChatStore {
         { key_path: keyPath },
       );
     }
-    const path = this.pathOf(parsed.data.id);
-    try {
-      // A key typed into a query (the backends ignore it) is not kept on disk either.
-      await writeFileAtomic(path, `${JSON.stringify(redactChat(parsed.data), null, 2)}\n`, {
-        mode: 0o600,
-        beforeRename: this.beforeRename,
-      });
-    } catch (error) {
-      throw new AppError(
-        'internal',
-        `Could not save the chat to ${path}: ${describeFileError(error)}. The previous version is unchanged.`,
-        { path },
-      );
-    }
+    const id = parsed.data.id;
+    const path = this.pathOf(id);
+    await withFileLock(path, async () => {
+      if (options.ifUpdatedAt !== undefined) {
+        const current = await this.readChat(id, path).then(
+          (stored) => stored.updated_at,
+          (error: unknown) => {
+            if (error instanceof AppError && error.code === 'not-found') return null;
+            throw error;
+          },
+        );
+        if (current !== options.ifUpdatedAt) {
+          throw new AppError(
+            'conflict',
+            `The chat ${id} was changed elsewhere (another window or process) since it was read; nothing was ` +
+              'written — reload it and apply your change again.',
+            { id, path },
+          );
+        }
+      }
+      try {
+        // A key typed into a query (the backends ignore it) is not kept on disk either.
+        await writeFileAtomic(path, `${JSON.stringify(redactChat(parsed.data), null, 2)}\n`, {
+          mode: 0o600,
+          beforeRename: this.beforeRename,
+        });
+      } catch (error) {
+        throw new AppError(
+          'internal',
+          `Could not save the chat to ${path}: ${describeFileError(error)}. The previous version is unchanged.`,
+          { path },
+        );
+      }
+    });
     return parsed.data;
   }
 
@@ -200,7 +233,8 @@ export class ChatStore {
     const target = join(trash, `${id}.${stamp}.json`);
     try {
       await mkdir(trash, { recursive: true });
-      await rename(path, target);
+      // Under the lock: a save in flight elsewhere finishes first, so it is trashed rather than left behind.
+      await withFileLock(path, () => rename(path, target));
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') throw new AppError('not-found', `There is no chat ${id}.`, { id });
       throw new AppError('internal', `Could not move ${path} to the trash: ${describeFileError(error)}.`, { path });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../../src-shared/errors.js';
 import type { BackendContext } from '../backends/types.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import { defaultConfigDir } from '../paths.js';
 import { describeFileError, readJsonObjectFile } from './json-file.js';
 import { readKeyJsonFiles, type KeyJsonEntry } from './key-json.js';
@@ -539,8 +540,20 @@ export class CredentialStore {
     return this.updateStoredFile(this.credentialsPath, plainFileSchema, 'credentials file', change);
   }
 
-  /** Read-modify-write of one key file; `change` returns undefined when there is nothing to write. */
-  private async updateStoredFile<File extends StoredFile>(
+  /**
+   * Read-modify-write of one key file under its cross-process lock (another process setting a key at the same time
+   * must not drop this one); `change` returns undefined when there is nothing to write.
+   */
+  private updateStoredFile<File extends StoredFile>(
+    path: string,
+    schema: z.ZodType<File>,
+    what: string,
+    change: (keys: File['keys']) => File['keys'] | undefined,
+  ): Promise<void> {
+    return withFileLock(path, () => this.updateStoredFileNow(path, schema, what, change));
+  }
+
+  private async updateStoredFileNow<File extends StoredFile>(
     path: string,
     schema: z.ZodType<File>,
     what: string,

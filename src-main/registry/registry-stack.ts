@@ -13,6 +13,7 @@ import {
   type SourcedEntry,
 } from '../../src-shared/spec/registry-index.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import {
   formatRegistry,
   hashText,
@@ -267,10 +268,11 @@ export class RegistryStack {
 
   /**
    * Applies an edit to a file's entries and writes it, unless the file changed on disk since it was read (or since
-   * the version the caller edited): then nothing is written and the error is `conflict`.
+   * the version the caller edited): then nothing is written and the error is `conflict`. The check and the write
+   * happen under the file's cross-process lock, so another clemplay process cannot write in between.
    */
   private edit<T>(file: LoadedFile, version: string | undefined, change: (entries: JsonObject[]) => T): Promise<T> {
-    return this.exclusive(() => this.editNow(file, version, change));
+    return this.exclusive(() => withFileLock(file.spec.path, () => this.editNow(file, version, change)));
   }
 
   private async editNow<T>(
@@ -480,6 +482,9 @@ function parsed(query: string | JsonObject): JsonObject {
   return result.query;
 }
 
+/** The file name of the working-directory and user registries. */
+export const registryFileName = 'model_registry.json';
+
 /** Options of {@link defaultRegistryFiles}. */
 export interface RegistryLocations {
   /** The working directory (its `model_registry.json` comes first). */
@@ -501,8 +506,8 @@ export function defaultRegistryFiles(locations: RegistryLocations): RegistryFile
     }));
   }
   const official = resolve(locations.officialPath);
-  const user = resolve(locations.userDir, 'model_registry.json');
-  const workingDirectory = resolve(locations.cwd, 'model_registry.json');
+  const user = resolve(locations.userDir, registryFileName);
+  const workingDirectory = resolve(locations.cwd, registryFileName);
   // Run from the app's registry/ folder or from the config folder, two roles name one file: list it once, in its
   // most protected role, so the official file never becomes writable and no entry is listed twice.
   return [
