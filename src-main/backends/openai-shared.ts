@@ -70,6 +70,12 @@ export interface OpenAIBackendOptions {
   stallTimeoutMs?: number;
 }
 
+/**
+ * The most retries a spec may ask for: with backoff, 10 already spans minutes; more would let a registry entry keep
+ * a request (and its key) going to a failing server for hours.
+ */
+export const maximumRetries = 10;
+
 /** Default wait for the first token: long enough for hidden reasoning and for a CPU server's prompt processing. */
 export const defaultFirstTokenTimeoutMs = 120_000;
 /** Default wait between chunks once text flows; a healthy server sends several a second. */
@@ -176,11 +182,11 @@ export function readConnection(
   const retry: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
   if (retriesSetting !== undefined) {
     const value = retriesSetting.value;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maximumRetries) {
       throw specProblem(
         retriesSetting.path,
-        `The model spec's \`${retriesSetting.path}\` must be a whole number ≥ 0 (retries after the first try), ` +
-          `not ${JSON.stringify(value)}.`,
+        `The model spec's \`${retriesSetting.path}\` must be a whole number from 0 to ${maximumRetries} (retries ` +
+          `after the first try), not ${JSON.stringify(value)}.`,
       );
     }
     retry.retries = value;

@@ -418,7 +418,19 @@ const laterSplitPart = /-(\d{5})-of-\d{5}\.gguf$/i;
 /** How deep {@link findModelFiles} looks (LM Studio keeps `publisher/repository/file.gguf`). */
 export const scanDepth = 4;
 
-/** The .gguf files in some folders and below them, sorted; missing folders are reported, not thrown. */
+/** Whether a symbolic link leads to a file (the Hugging Face cache links `snapshots/…/x.gguf` to `blobs/…`). */
+async function isFileBehind(link: string): Promise<boolean> {
+  return stat(link).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * The .gguf files in some folders and below them, sorted; missing folders are reported, not thrown. A `.gguf` that
+ * is a symbolic link to a file is listed by the link's path, wherever its target is; linked folders are not
+ * followed, so every listed path lies inside a models folder.
+ */
 export async function findModelFiles(
   folders: readonly string[],
 ): Promise<{ files: string[]; folders: { path: string; exists: boolean }[] }> {
@@ -435,7 +447,10 @@ export async function findModelFiles(
       if (entry.name.startsWith('.')) continue;
       const path = join(folder, entry.name);
       if (entry.isDirectory() && depth < scanDepth) await walk(path, depth + 1);
-      else if (entry.isFile() && /\.gguf$/i.test(entry.name)) {
+      else if (
+        /\.gguf$/i.test(entry.name) &&
+        (entry.isFile() || (entry.isSymbolicLink() && (await isFileBehind(path))))
+      ) {
         const part = laterSplitPart.exec(entry.name)?.[1];
         if (part === undefined || part === '00001') files.add(path);
       }

@@ -187,7 +187,7 @@ describe('hostile GGUF headers', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (mutations) => {
-        let mutated = Buffer.from(bytes);
+        let mutated: Buffer = Buffer.from(bytes);
         for (const step of mutations) {
           if (step.kind === 'field') mutated = withField(mutated, step.field, step.value);
           else if (step.kind === 'byte') mutated[step.offset] = step.value;
