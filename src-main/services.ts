@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendContext } from './backends/types.js';
 import { HumanInputHub } from './chat/human-input-hub.js';
@@ -12,6 +13,7 @@ import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { defaultRegistryFiles, RegistryStack, registryFileName } from './registry/registry-stack.js';
+import { TrustedOrigins } from './credentials/trusted-origins.js';
 import { removeStaleTempFiles } from './files/atomic-write.js';
 import { SettingsStore, settingsFileName } from './settings/settings-store.js';
 
@@ -35,8 +37,10 @@ export interface AppServices {
   readonly humanInput: HumanInputHub;
   /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
   readonly localModels: LocalModelService;
-  /** settings.json in the config folder (models folders). */
+  /** settings.json in the config folder (models folders, trusted origins). */
   readonly settings: SettingsStore;
+  /** The origins the user trusts with backend-wide API keys. */
+  readonly trustedOrigins: TrustedOrigins;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
   /** Stops watchers and frees what the services hold. */
@@ -121,6 +125,11 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   });
   const humanInput = new HumanInputHub();
   const settings = new SettingsStore(configDir);
+  const trustedOrigins = new TrustedOrigins({
+    registry,
+    settings,
+    homeKeyJsonPath: join(options.homeDirectory ?? homedir(), '.clemcore', 'key.json'),
+  });
   const environment = options.environment ?? process.env;
   const localModels = createLocalModelService({
     // CLEMPLAY_MODELS_DIRS (a one-off run) wins over the saved setting, which wins over <data>/models.
@@ -141,12 +150,14 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     humanInput,
     backendContext: {
       getApiKey: createBackendKeyResolver(credentials),
+      isTrustedOrigin: (url) => trustedOrigins.isTrusted(url),
       getConnection: (backend) => credentials.getConnection(backend),
       humanInput,
       localModels,
     },
     localModels,
     settings,
+    trustedOrigins,
     async dispose() {
       registry.close();
       await localModels.dispose();

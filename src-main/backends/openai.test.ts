@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 function context(apiKey?: string): BackendContext {
-  return { getApiKey: async () => apiKey };
+  return { getApiKey: async () => ({ apiKey }) };
 }
 
 const hello: GenerateRequest = { messages: [{ role: 'user', content: 'Say hello.' }], options: {} };

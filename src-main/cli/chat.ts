@@ -54,6 +54,8 @@ export async function runTurn(
       deltas += 1;
       text += part.text;
       output.onText(part.text);
+    } else if (part.type === 'warning') {
+      output.onNote(`warning[${part.warning.code}]: ${part.warning.message}\n`);
     } else if (part.type === 'usage') {
       usage = part.usage;
     } else if (part.type === 'end') {

@@ -6,6 +6,7 @@ import { exitCodeFor, exitCodes } from './exit-codes.js';
 import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
+import { registerTrustCommand } from './trust.js';
 
 /** Builds the command tree; `output` lets tests capture what it prints. */
 export function createProgram(): Command {
@@ -19,6 +20,7 @@ export function createProgram(): Command {
   registerRegistryCommands(program);
   registerChatCommand(program);
   registerLocalModelCommands(program);
+  registerTrustCommand(program);
   return program;
 }
 
