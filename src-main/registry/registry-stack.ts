@@ -287,7 +287,7 @@ export class RegistryStack {
     if (version !== undefined && version !== known) {
       throw new AppError('conflict', `${file.spec.path} changed since you opened it; reload and apply your edit again`);
     }
-    const onDisk = await readRegistryFile(file.spec.path);
+    const onDisk = await readRegistryFile(file.spec.path, { forEditing: true });
     const diskHash = onDisk.status === 'missing' ? null : onDisk.hash;
     if (diskHash !== known || onDisk.status === 'error') {
       await this.readInto(file);
