@@ -1,3 +1,5 @@
+import { stripUrlCredentials } from './secrets.js';
+
 /**
  * The closed set of error codes that cross the API (DESIGN.md, "Backends"), plus `conflict` for refused
  * registry writes, `not-found` for lookups of things that do not exist, `corrupt` for files whose structure is
@@ -44,10 +46,12 @@ export class AppError extends Error implements AppErrorShape {
     this.details = details;
   }
 
+  /** The shape that crosses the API; user names and passwords in URLs (`http://user:pass@host`) are left out. */
   toShape(): AppErrorShape {
+    const message = stripUrlCredentials(this.message);
     return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+      ? { code: this.code, message }
+      : { code: this.code, message, details: this.details };
   }
 }
 
@@ -55,8 +59,11 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
 }
 
-/** The API shape of anything thrown: an AppError as it is, anything else as `internal` with its message. */
+/**
+ * The API shape of anything thrown: an AppError as it is, anything else as `internal` with its message; URL
+ * credentials are left out of either.
+ */
 export function toAppErrorShape(error: unknown): AppErrorShape {
   if (error instanceof AppError) return error.toShape();
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+  return { code: 'internal', message: stripUrlCredentials(error instanceof Error ? error.message : String(error)) };
 }

@@ -8,6 +8,7 @@ import type {
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
 import { AppError, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
+import { stripUrlCredentials } from '../../src-shared/secrets.js';
 import {
   EosCuller,
   StopStringFilter,
@@ -278,9 +279,12 @@ export function buildRequestBody(
   return body;
 }
 
-/** Replaces secrets in a text: the API key itself, and anything shaped like a key or a bearer token. */
+/**
+ * Replaces secrets in a text: the API key itself, anything shaped like a key or a bearer token, and user names and
+ * passwords in URLs.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let result = text;
+  let result = stripUrlCredentials(text);
   for (const secret of secrets) {
     // Very short "keys" (such as "x" for servers that want any) would shred the message and protect nothing.
     if (secret.length >= 4) result = result.split(secret).join('[redacted]');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { exportChatJson, exportChatMarkdown, isSecretFieldName, redactChat } from './chat-export.js';
+import { isSecretFieldName } from '../../src-shared/secrets.js';
+import { exportChatJson, exportChatMarkdown, redactChat } from './chat-export.js';
 import { createChat, type Chat } from './chat-schema.js';
 
 const smallChat: Chat = {
@@ -163,6 +164,8 @@ describe('exports never carry keys', () => {
     ['keys', false],
     ['model_name', false],
     ['eos_to_cull', false],
+    ['eos_token', false],
+    ['pad_token', false],
   ])('treats the field %s as secret: %s', (name, secret) => {
     expect(isSecretFieldName(name)).toBe(secret);
   });

@@ -1,24 +1,12 @@
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
+import { isSecretFieldName, stripUrlCredentials } from '../../src-shared/secrets.js';
 import { redactText } from '../backends/openai-shared.js';
 import type { Chat, StoredChatMessage } from './chat-schema.js';
 
-/**
- * Field names that hold secrets: `key`, `api_key`, `apiKey`, `x-api-key`, `token`, `access_token`, `password`,
- * `authorization`, … The last word must be one of them, so `max_tokens` and `tokenizer` stay.
- */
-const secretFieldPattern = /(?:^|[_.-])(?:api[_-]?key|key|token|secret|password|passwd|authorization|credentials?)$/i;
-/** The camelCase spellings (`apiKey`, `accessToken`); case-sensitive, so that `monkey` is no key. */
-const camelCaseSecretFieldPattern = /[a-z0-9](?:Key|Token|Secret|Password)$/;
-
-/** Whether a field of that name is dropped from exports. */
-export function isSecretFieldName(name: string): boolean {
-  return secretFieldPattern.test(name) || camelCaseSecretFieldPattern.test(name);
-}
-
 /** Removes user names and passwords from URLs (`http://user:pass@host` → `http://host`) and key-shaped text. */
 function redactString(text: string): string {
-  return redactText(text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1'), []);
+  return redactText(stripUrlCredentials(text), []);
 }
 
 /** A copy of a spec without secret-named fields (at any depth), URL credentials or key-shaped strings. */

@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
+import { redactSecretFields, secretFieldPaths } from '../../src-shared/secrets.js';
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { lookup, type Provenance } from '../../src-shared/spec/lookup.js';
 import {
@@ -50,6 +51,8 @@ export interface RegistryFileStatus {
   problem?: RegistryFileProblem;
   /** True when the file is broken on disk and its last good version is still in use. */
   usingLastGood: boolean;
+  /** Things to fix that do not stop the file from loading, such as an entry holding what looks like a key. */
+  warnings: string[];
 }
 
 /** One entry as listed: the entry as written in its file, and where it is. */
@@ -94,7 +97,18 @@ interface LoadedFile {
   /** What was on disk at the last read. */
   disk: RegistryFileContent;
   /** The last version that parsed and validated, kept in use while the file on disk is broken. */
-  good: { entries: JsonObject[]; singleObject: boolean; hash: string } | null;
+  good: GoodVersion | null;
+}
+
+/** A version of a file that parsed and validated. */
+interface GoodVersion {
+  entries: JsonObject[];
+  singleObject: boolean;
+  hash: string;
+  /** The entries as shown outside (secret-named fields' text redacted), made when first asked for. */
+  shown?: JsonObject[];
+  /** One warning per entry holding what looks like a key, made when first asked for. */
+  secretWarnings?: string[];
 }
 
 /** `official` for the shipped registry, else the file's absolute path (clemcore tags entries the same way). */
@@ -156,6 +170,28 @@ export class RegistryStack {
     return loadState(file) !== before;
   }
 
+  /**
+   * The entries of a file as they may be shown (API, CLI, the app): with the text of fields such as `api_key` replaced
+   * by `[redacted]`, so a key someone typed into a registry file is not spread further. Computed once per version.
+   */
+  private shownEntries(file: LoadedFile): JsonObject[] {
+    const good = file.good;
+    if (good === null) return [];
+    good.shown ??= good.entries.map((entry) => redactSecretFields(entry));
+    return good.shown;
+  }
+
+  /** Warnings about entries of a file that hold what looks like a key (they load; keys belong in Settings). */
+  private secretWarnings(file: LoadedFile): string[] {
+    const good = file.good;
+    if (good === null) return [];
+    good.secretWarnings ??= good.entries.flatMap((entry, index) => {
+      const paths = secretFieldPaths(entry);
+      return paths.length === 0 ? [] : [`${file.spec.path}: entry ${index}: ${secretAdvice(paths)}`];
+    });
+    return good.secretWarnings;
+  }
+
   files(): RegistryFileStatus[] {
     return this.loaded.map((file) => ({
       path: file.spec.path,
@@ -167,6 +203,7 @@ export class RegistryStack {
       version: file.good?.hash ?? null,
       ...(file.disk.status === 'error' ? { problem: file.disk.problem } : {}),
       usingLastGood: file.disk.status === 'error' && file.good !== null,
+      warnings: this.secretWarnings(file),
     }));
   }
 
@@ -175,9 +212,10 @@ export class RegistryStack {
     return this.loaded.flatMap((file) => (file.disk.status === 'error' ? [file.disk.problem] : []));
   }
 
+  /** Every entry in stack order, as written in its file (secret text redacted, see {@link shownEntries}). */
   entries(): ListedEntry[] {
     return this.loaded.flatMap((file) =>
-      (file.good?.entries ?? []).map((entry, index) => ({
+      this.shownEntries(file).map((entry, index) => ({
         entry,
         index,
         file: file.spec.path,
@@ -189,7 +227,7 @@ export class RegistryStack {
 
   get(file: string, index: number): ListedEntry {
     const loaded = this.find(file);
-    const entry = loaded.good?.entries[index];
+    const entry = this.shownEntries(loaded)[index];
     if (entry === undefined) throw new AppError('not-found', `${loaded.spec.path} has no entry ${index}`);
     return { entry, index, file: loaded.spec.path, role: loaded.spec.role, lookupSource: loaded.lookupSource };
   }
@@ -216,7 +254,8 @@ export class RegistryStack {
     if (!result.ok) throw new AppError('no-match', result.error.message, { nearest: result.error.nearest });
     const match = result.match;
     return {
-      spec: result.finalSpec,
+      // Backends never read a spec's `api_key` (keys come from the key store), so nothing needs the text.
+      spec: redactSecretFields(result.finalSpec),
       source:
         match === null
           ? null
@@ -231,7 +270,9 @@ export class RegistryStack {
   }
 
   explain(query: string | JsonObject): Explanation {
-    return explain(parsed(query), this.index());
+    // Entries, the result and conflicting values all appear in it: redact the whole, which is plain JSON.
+    const explanation = explain(parsed(query), this.index()) as unknown as JsonObject;
+    return redactSecretFields(explanation) as unknown as Explanation;
   }
 
   onChange(listener: (change: RegistryChange) => void): () => void {
@@ -333,6 +374,8 @@ export class RegistryStack {
   async save(request: SaveRequest): Promise<{ file: string; index: number }> {
     const problem = registryEntryProblem(request.entry);
     if (problem !== null) throw new AppError('invalid-spec', problem);
+    const secrets = secretFieldPaths(request.entry);
+    if (secrets.length > 0) throw new AppError('invalid-spec', `The entry was not saved: ${secretAdvice(secrets)}`);
     const named = request.file === undefined ? this.defaultTarget() : this.find(request.file);
     if (named.spec.role === 'official') {
       // Overrides go first: a later catch-all entry in the user registry must not shadow them.
@@ -453,6 +496,15 @@ export class RegistryStack {
     this.pendingReloads.clear();
     this.listeners.clear();
   }
+}
+
+/** What to do about entry fields that hold what looks like a key. */
+function secretAdvice(paths: readonly string[]): string {
+  const fields = paths.map((path) => `"${path}"`).join(', ');
+  return (
+    `${fields} looks like an API key or password, and keys never live in registry files (they get shared and ` +
+    'committed). Remove it from the entry and set the key in Settings → API keys, or in <BACKEND>_API_KEY.'
+  );
 }
 
 /** The version stamp of a file as it is on disk now (null when absent); only hashed, not parsed: this is hot. */
