@@ -16,12 +16,13 @@ export const registryOption = {
 /**
  * Services for a one-shot command. A `--registry` file that is missing or does not load is an `invalid-spec` error
  * (exit 2): the user named it. A broken file of the default stack is reported on stderr and the others are used,
- * as in the app.
+ * as in the app; so are the warnings of files that load (an entry holding what looks like a key).
  */
 export async function servicesForCommand(registryFiles: readonly string[] | undefined): Promise<AppServices> {
   const services = await createAppServices(registryFiles && registryFiles.length > 0 ? { registryFiles } : {});
   const problems: string[] = [];
   for (const file of services.registry.files()) {
+    for (const warning of file.warnings) process.stderr.write(`warning: ${warning}\n`);
     const named = file.role === 'explicit';
     if (named && file.status === 'missing') problems.push(`${file.path}: no such registry file`);
     if (file.status !== 'error' || file.problem === undefined) continue;

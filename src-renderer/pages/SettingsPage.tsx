@@ -5,6 +5,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorState } from '../components/states';
 import type { ThemePreference } from '../theme';
 import { useThemeStore } from '../theme-store';
+import { TrustedOrigins } from '../components/TrustedOrigins';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
@@ -253,6 +254,8 @@ export function SettingsPage() {
       )}
       <h2>API keys</h2>
       <ApiKeys />
+      <h3>Trusted servers</h3>
+      <TrustedOrigins />
       <h2>Connection check</h2>
       <p className="muted">
         Streams a message a few times a second from clemplay to this page. Stop must end it in clemplay too: “Ask
