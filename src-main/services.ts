@@ -6,7 +6,7 @@ import { createBackendKeyResolver, CredentialStore } from './credentials/credent
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
-import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
+import { openRegistryStack, type RegistryStack } from './registry/registry-stack.js';
 import { SettingsStore } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
@@ -74,16 +74,14 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const appRoot = options.appRoot ?? findAppRoot();
   const configDir = options.configDir ?? defaultConfigDir();
   const dataDir = options.dataDir ?? defaultDataDir();
-  const registry = await RegistryStack.open(
-    defaultRegistryFiles({
-      cwd: options.cwd ?? process.cwd(),
-      userDir: configDir,
-      officialPath: join(appRoot, 'registry', 'model_registry.json'),
-      ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
-    }),
-  );
-  if (options.watch) registry.watch();
   const cwd = options.cwd ?? process.cwd();
+  const registry = await openRegistryStack({
+    appRoot,
+    cwd,
+    configDir,
+    ...(options.registryFiles ? { registryFiles: options.registryFiles } : {}),
+  });
+  if (options.watch) registry.watch();
   const credentials = new CredentialStore({
     configDir,
     workingDirectory: cwd,

@@ -121,7 +121,6 @@ async function withService<T>(
 export function registerLocalModelCommands(program: Command, options: LocalModelCommandOptions = {}): void {
   program
     .command('inspect')
-    .description('show what a GGUF model file is: architecture, parameters, quantization, context length, metadata')
     .argument('<file>', 'a .gguf file')
     .option('--json', 'print everything as JSON (all metadata keys; long arrays summarised)')
     .action(async (file: string, flags: { json?: boolean }) => {
@@ -134,7 +133,6 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
 
   program
     .command('gpu')
-    .description('show the compute backend node-llama-cpp uses (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and RAM')
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean }) => {
       const info = await withService(options, undefined, (service) => service.gpu());
@@ -143,10 +141,6 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
 
   program
     .command('pull')
-    .description(
-      'download a GGUF model: hf:user/repo:quant, hf:user/repo/file.gguf or an https:// URL ' +
-        '(progress on stderr; Ctrl+C cancels and keeps the part downloaded; running it again resumes)',
-    )
     .argument('<uri>', 'what to download')
     .option('-d, --dir <dir>', 'the folder to download into (default: the first models folder)')
     .action(async (uri: string, flags: { dir?: string }) => {

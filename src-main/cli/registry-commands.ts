@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import { formatExplanation } from '../../src-shared/spec/explain.js';
-import { collect, registryOption, servicesForCommand } from './options.js';
+import { collect, registryOption, registryForCommand } from './options.js';
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -21,13 +21,12 @@ async function readQueries(path: string): Promise<string> {
 export function registerRegistryCommands(program: Command): void {
   program
     .command('models')
-    .description('list the registry entries in lookup order, with backend and source file')
     .option(registryOption.flags, registryOption.description, collect)
     .option('--json', 'print one JSON array of { entry, index, file, lookupSource }')
     .action(async (options: { registry?: string[]; json?: boolean }) => {
-      const services = await servicesForCommand(options.registry);
+      const registry = await registryForCommand(options.registry);
       try {
-        const entries = services.registry.entries();
+        const entries = registry.entries();
         if (options.json) {
           process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
           return;
@@ -42,13 +41,12 @@ export function registerRegistryCommands(program: Command): void {
           );
         }
       } finally {
-        await services.dispose();
+        registry.close();
       }
     });
 
   program
     .command('resolve')
-    .description('resolve a model spec against the registry: a name, or a JSON object such as \'{"model_name": "x"}\'')
     .argument('[query]', 'a model name or a JSON spec')
     .option(registryOption.flags, registryOption.description, collect)
     .option('--json', 'print exactly the resolved spec as one JSON object (with --explain: the structured explanation)')
@@ -62,14 +60,14 @@ export function registerRegistryCommands(program: Command): void {
         if ((query === undefined) === (options.queries === undefined)) {
           throw new AppError('invalid-input', 'give either a QUERY or --queries FILE');
         }
-        const services = await servicesForCommand(options.registry);
+        const registry = await registryForCommand(options.registry);
         try {
           if (options.queries !== undefined) {
             const lines = (await readQueries(options.queries)).split(/\r?\n/).filter((line) => line.trim() !== '');
             let failed = false;
             for (const line of lines) {
               try {
-                process.stdout.write(`${JSON.stringify(services.registry.resolve(line).spec)}\n`);
+                process.stdout.write(`${JSON.stringify(registry.resolve(line).spec)}\n`);
               } catch (error) {
                 failed = true;
                 const { code, message } = toAppErrorShape(error);
@@ -81,7 +79,7 @@ export function registerRegistryCommands(program: Command): void {
           }
           const given = query as string;
           if (options.explain) {
-            const explanation = services.registry.explain(given);
+            const explanation = registry.explain(given);
             process.stdout.write(
               options.json ? `${JSON.stringify(explanation, null, 2)}\n` : `${formatExplanation(explanation)}\n`,
             );
@@ -92,7 +90,7 @@ export function registerRegistryCommands(program: Command): void {
             }
             return;
           }
-          const resolution = services.registry.resolve(given);
+          const resolution = registry.resolve(given);
           if (options.json) {
             process.stdout.write(`${JSON.stringify(resolution.spec)}\n`);
             return;
@@ -109,7 +107,7 @@ export function registerRegistryCommands(program: Command): void {
                   (bindings === '' ? '\n' : ` (variables: ${bindings})\n`),
           );
         } finally {
-          await services.dispose();
+          registry.close();
         }
       },
     );

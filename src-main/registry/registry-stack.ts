@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
@@ -512,4 +512,28 @@ export function defaultRegistryFiles(locations: RegistryLocations): RegistryFile
     ...(user !== official ? [{ path: user, role: 'user' as const }] : []),
     { path: official, role: 'official' },
   ];
+}
+
+/** Options of {@link openRegistryStack}. */
+export interface RegistryStackOptions {
+  /** The folder that holds the official registry/model_registry.json. */
+  appRoot: string;
+  /** The working directory, whose model_registry.json tops the stack. */
+  cwd: string;
+  /** The folder of the user's registry (the config folder, or Electron's userData). */
+  configDir: string;
+  /** `--registry FILE` options: replace the stack with exactly these files. */
+  registryFiles?: readonly string[];
+}
+
+/** Opens the stack of a process: the app, the CLI and the web host all call this. */
+export function openRegistryStack(options: RegistryStackOptions): Promise<RegistryStack> {
+  return RegistryStack.open(
+    defaultRegistryFiles({
+      cwd: options.cwd,
+      userDir: options.configDir,
+      officialPath: join(options.appRoot, 'registry', 'model_registry.json'),
+      ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
+    }),
+  );
 }
