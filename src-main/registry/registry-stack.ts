@@ -223,7 +223,7 @@ export class RegistryStack {
               file: match.file,
               index: match.index,
               lookupSource: match.lookupSource,
-              role: this.find(match.file).spec.role,
+              role: this.roleOf(match.file),
             },
       provenance: result.provenance,
     };
@@ -247,6 +247,11 @@ export class RegistryStack {
         process.stderr.write(`clemplay: a registry change listener failed: ${String(error)}\n`);
       }
     }
+  }
+
+  /** The role of a file of the stack by its absolute path (as the index names it): hot, so no path resolution. */
+  private roleOf(absolutePath: string): RegistryRole {
+    return (this.loaded.find((file) => file.spec.path === absolutePath) ?? this.find(absolutePath)).spec.role;
   }
 
   private find(path: string): LoadedFile {
