@@ -5,9 +5,10 @@ import { ChatStore } from './chats/chat-store.js';
 import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
+import { ThreadCalibrator, threadCalibrationPath } from './llama/thread-calibration.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { openRegistryStack, type RegistryStack } from './registry/registry-stack.js';
-import { SettingsStore } from './settings/settings-store.js';
+import { SettingsStore, type Settings } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -60,13 +61,13 @@ export interface AppServicesOptions {
   modelsDirs?: string[];
 }
 
-/** The saved models folders; a broken settings file is reported and the default folders are used meanwhile. */
-async function savedModelsDirs(settings: SettingsStore): Promise<string[] | undefined> {
+/** The saved settings; a broken settings file is reported and the defaults are used meanwhile. */
+async function savedSettings(settings: SettingsStore): Promise<Settings> {
   try {
-    return (await settings.read()).models_dirs;
+    return await settings.read();
   } catch (error) {
     process.stderr.write(`warning: ${(error as Error).message}\n`);
-    return undefined;
+    return {};
   }
 }
 
@@ -96,9 +97,12 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     // CLEMPLAY_MODELS_DIRS (a one-off run) wins over the saved setting, which wins over <data>/models.
     modelsDirs:
       options.modelsDirs ??
-      (environment.CLEMPLAY_MODELS_DIRS ? undefined : await savedModelsDirs(settings)) ??
+      (environment.CLEMPLAY_MODELS_DIRS ? undefined : (await savedSettings(settings)).models_dirs) ??
       defaultModelsDirs(dataDir, environment),
     cwd,
+    threadCalibrator: new ThreadCalibrator({ file: threadCalibrationPath(dataDir) }),
+    // Read at each load, so that a changed setting applies to the next model loaded.
+    threadsSetting: async () => (await savedSettings(settings)).threads ?? 'auto',
   });
   return {
     version: readAppVersion(appRoot),

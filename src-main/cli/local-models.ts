@@ -6,6 +6,9 @@ import { formatBytes } from '../llama/failures.js';
 import type { ModelFileDetails } from '../llama/gguf-file.js';
 import type { GpuInfo } from '../llama/runtime.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from '../llama/service.js';
+import { ThreadCalibrator, threadCalibrationPath, type ThreadCalibration } from '../llama/thread-calibration.js';
+import { defaultConfigDir, defaultDataDir } from '../paths.js';
+import { SettingsStore } from '../settings/settings-store.js';
 
 /** Options of {@link registerLocalModelCommands}; tests pass their own service. */
 export interface LocalModelCommandOptions {
@@ -73,6 +76,30 @@ export function formatModelDetails(details: ModelFileDetails): string {
   return text;
 }
 
+function formatThreadSetting(threads: GpuInfo['threads']): string {
+  if (threads.setting !== 'auto') return `${threads.setting} (the \`threads\` setting; a spec's \`threads\` wins)`;
+  const where = threads.file === null ? 'for this run' : `cached in ${threads.file}`;
+  const measured =
+    threads.calibrations.length === 0
+      ? 'nothing measured yet: the first model of each size class to load is measured'
+      : 'measured per model size class:';
+  return `"auto" = the fastest measured on this machine (${where}); ${measured}`;
+}
+
+/** `64–256 MiB: 1 thread (1: 186.0, 2: 45.2 tokens/s; bench150m.gguf, 2026-11-29)`. */
+export function formatCalibration(calibration: ThreadCalibration): string {
+  const best = new Map<number, number>();
+  for (const { threads, tokens_per_second: rate } of calibration.measurements) {
+    best.set(threads, Math.max(rate, best.get(threads) ?? 0));
+  }
+  const rates = [...best].map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`).join(', ');
+  const where = calibration.offload === 'gpu' ? ', layers on the GPU' : '';
+  return (
+    `${calibration.size_class}${where}: ${calibration.threads} thread${calibration.threads === 1 ? '' : 's'} ` +
+    `(${rates} tokens/s; ${calibration.model_file}, ${calibration.measured_at.slice(0, 10)})`
+  );
+}
+
 /** The human-readable form of `clemplay gpu`. */
 export function formatGpuInfo(info: GpuInfo): string {
   const rows: [string, string][] = [
@@ -85,11 +112,10 @@ export function formatGpuInfo(info: GpuInfo): string {
         : `${formatBytes(info.vram.free_bytes)} free of ${formatBytes(info.vram.total_bytes)} (${formatBytes(info.vram.used_bytes)} used)`,
     ],
     ['RAM', `${formatBytes(info.ram.free_bytes)} free of ${formatBytes(info.ram.total_bytes)}`],
-    [
-      'CPU',
-      `${info.cpu.physical_cores} physical / ${info.cpu.logical_cores} logical cores; threads "auto" = ${info.cpu.auto_threads}`,
-    ],
+    ['CPU', `${info.cpu.physical_cores} physical / ${info.cpu.logical_cores} logical cores`],
     ['llama.cpp', `${info.llama_cpp_release} (${info.build} binary, node-llama-cpp 3.21.1)`],
+    ['threads', formatThreadSetting(info.threads)],
+    ...info.threads.calibrations.map((calibration): [string, string] => ['', formatCalibration(calibration)]),
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
@@ -109,7 +135,12 @@ async function withService<T>(
 ): Promise<T> {
   const service =
     options.createService?.(modelsDirs) ??
-    createLocalModelService({ modelsDirs: modelsDirs ?? defaultModelsDirs(), idleUnloadMs: 0 });
+    createLocalModelService({
+      modelsDirs: modelsDirs ?? defaultModelsDirs(),
+      idleUnloadMs: 0,
+      threadCalibrator: new ThreadCalibrator({ file: threadCalibrationPath(defaultDataDir()) }),
+      threadsSetting: async () => (await new SettingsStore(defaultConfigDir()).read()).threads ?? 'auto',
+    });
   try {
     return await work(service);
   } finally {

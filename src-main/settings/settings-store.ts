@@ -8,6 +8,8 @@ import { writeFileAtomic } from '../files/atomic-write.js';
 export const settingsSchema = z.looseObject({
   /** Folders scanned for .gguf files, first one is where downloads go; default `<data>/models`. */
   models_dirs: z.array(z.string().min(1).max(4096)).min(1).max(32).optional(),
+  /** CPU threads for local models whose spec sets none: `auto` (the default) measures the fastest per model size. */
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).optional(),
 });
 
 /** The settings file's content. */

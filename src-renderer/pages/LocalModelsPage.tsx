@@ -146,7 +146,12 @@ export function LocalModelsPage() {
           {gpu.backend === 'cpu' ? 'CPU only' : `${gpu.backend.toUpperCase()}: ${gpu.devices.join(', ')}`} · RAM{' '}
           {bytes(gpu.ram.free_bytes)} free of {bytes(gpu.ram.total_bytes)}
           {gpu.vram !== null && ` · VRAM ${bytes(gpu.vram.free_bytes)} free of ${bytes(gpu.vram.total_bytes)}`} ·
-          threads auto = {gpu.cpu.auto_threads}
+          threads{' '}
+          {gpu.threads.setting !== 'auto'
+            ? gpu.threads.setting
+            : gpu.threads.calibrations.length === 0
+              ? 'auto (measured when a model first loads)'
+              : `auto: ${gpu.threads.calibrations.map((entry) => `${entry.size_class} → ${entry.threads}`).join(', ')}`}
         </p>
       )}
       {error !== null && (
