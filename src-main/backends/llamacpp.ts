@@ -155,7 +155,7 @@ class LlamaCppModel implements Model {
           if (next.done !== true) await texts.return('abort');
         }
         const rest = culler?.flush() ?? '';
-        if (rest !== '' && next.value !== 'abort') {
+        if (rest !== '') {
           emittedContent = true;
           yield { type: 'text-delta', text: rest };
         }
