@@ -1,8 +1,9 @@
 /**
  * The CLI's entry point.
  *
- * Start-up rule: a command loads only what it needs. `clemplay --version` and `clemplay --help` load this file and
- * commander, nothing else; `clemplay resolve` loads this file and the module of `resolve`, never the API server,
+ * Start-up rule: a command loads only what it needs. `clemplay --help` loads this file and commander (bundled into
+ * it), nothing else (`--version` alone is answered by bin/clemplay.mjs from package.json); `clemplay resolve` loads
+ * this file and the module of `resolve`, never the API server,
  * `ws`, the `openai` SDK, node-llama-cpp or the web host (`cli/startup.test.ts` fails when one of them creeps in).
  *
  * So each command is one row of {@link commandModules}: its name, the usage and description `clemplay --help` lists,
