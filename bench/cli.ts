@@ -131,8 +131,8 @@ function findNltkPython(): string | null {
 }
 
 const nltkPython = findNltkPython();
-/** Every how many queries nltk's scan is timed: about 1–10 s of Python per registry size. */
-const nltkStep: Readonly<Record<number, number>> = { 100: 10, 1000: 50, 10000: 200 };
+/** Every how many queries nltk's scan is timed: a few seconds to a minute of Python per registry size. */
+const nltkStep: Readonly<Record<number, number>> = { 100: 10, 1000: 40, 10000: 100 };
 
 /** clemcore's lookup with nltk over the same files (bench/clemcore-lookup.py), scaled to all the queries. */
 function measureNltk(registryFile: string, queriesFile: string, entries: number): QueriesMeasurement['nltk'] {
