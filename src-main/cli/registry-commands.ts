@@ -69,7 +69,7 @@ export function registerRegistryCommands(program: Command): void {
             let block = '';
             for (const line of lines) {
               try {
-                block += `${JSON.stringify(registry.resolve(line).spec)}\n`;
+                block += `${JSON.stringify(registry.resolveSpec(line))}\n`;
               } catch (error) {
                 failed = true;
                 const { code, message } = toAppErrorShape(error);

@@ -5,7 +5,7 @@ import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
-import { lookup, type Provenance } from '../../src-shared/spec/lookup.js';
+import { lookup, type LookupSuccess, type Provenance } from '../../src-shared/spec/lookup.js';
 import {
   createRegistryIndex,
   tagEntry,
@@ -211,8 +211,7 @@ export class RegistryStack {
 
   /** Resolves a query (a name, a JSON string or an object); errors are `invalid-spec` or `no-match`. */
   resolve(query: string | JsonObject): Resolution {
-    const result = lookup(parsed(query), this.index());
-    if (!result.ok) throw new AppError('no-match', result.error.message, { nearest: result.error.nearest });
+    const result = this.lookup(query);
     const match = result.match;
     return {
       spec: result.finalSpec,
@@ -227,6 +226,17 @@ export class RegistryStack {
             },
       provenance: result.provenance,
     };
+  }
+
+  /** The resolved spec alone, for batches: what {@link resolve} gives as `spec`, without working out its provenance. */
+  resolveSpec(query: string | JsonObject): JsonObject {
+    return this.lookup(query).finalSpec;
+  }
+
+  private lookup(query: string | JsonObject): LookupSuccess {
+    const result = lookup(parsed(query), this.index());
+    if (!result.ok) throw new AppError('no-match', result.error.message, { nearest: result.error.nearest });
+    return result;
   }
 
   explain(query: string | JsonObject): Explanation {
