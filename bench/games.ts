@@ -23,14 +23,8 @@ import type { ChatMessage } from '../src-shared/chat.js';
 import type { InstanceFile } from '../src-shared/games/game.js';
 import { scoreEpisode } from '../src-shared/games/scores.js';
 import { createGameResources, defaultInstancesPath } from '../src-main/games/game-files.js';
-import {
-  planRun,
-  playEpisode,
-  recorderFor,
-  type EpisodeRef,
-  type GamePlan,
-  type RunPlan,
-} from '../src-main/games/runner.js';
+import type { EpisodeRef } from '../src-shared/games/run-view.js';
+import { planRun, playEpisode, recorderFor, type GamePlan, type RunPlan } from '../src-main/games/runner.js';
 import { findAppRoot } from '../src-main/paths.js';
 import { createTestServices } from '../src-main/testing/services.js';
 

@@ -4,9 +4,10 @@ import { AppError } from '../../src-shared/errors.js';
 import { games } from '../../src-shared/games/catalog.js';
 import type { EvalResult } from '../../src-shared/games/eval.js';
 import { evaluate } from '../../src-shared/games/eval.js';
+import type { EpisodeRef, RunnerEvent } from '../../src-shared/games/run-view.js';
 import { createGameResources, defaultInstancesPath, readInstanceFile } from '../games/game-files.js';
 import { evaluateResults, readEpisodeScores, transcribeResults } from '../games/results-reader.js';
-import { executeRun, planRun, type RunEvent, type RunSummary } from '../games/runner.js';
+import { executeRun, planRun, type RunSummary } from '../games/runner.js';
 import { findAppRoot } from '../paths.js';
 import { exitCodes } from './exit-codes.js';
 import { collect, numberOption, registryOption, servicesForCommand } from './options.js';
@@ -55,14 +56,16 @@ export function formatEvalTable(result: EvalResult): string {
   return [line(header), ...rows.map(line), '', ...overall].join('\n') + '\n';
 }
 
-function episodeName(event: { episode: { game: string; experiment: string; game_id: number } }): string {
-  return `${event.episode.game}/${event.episode.experiment}/${String(event.episode.game_id).padStart(5, '0')}`;
+function episodeName(event: { ref: EpisodeRef }): string {
+  return `${event.ref.game}/${event.ref.experiment}/${String(event.ref.game_id).padStart(5, '0')}`;
 }
 
-/** Progress on stderr: one updating line on a terminal, a line per episode otherwise. */
-function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void {
+/** Progress on stderr: one updating line on a terminal, a line per episode otherwise; `finish` ends the line. */
+function progressReporter(stream: NodeJS.WriteStream): { onEvent(event: RunnerEvent): void; finish(): void } {
   const live = stream.isTTY === true;
   let open = false;
+  let done = 0;
+  let total = 0;
   const write = (text: string, final: boolean): void => {
     if (live) {
       stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
@@ -75,9 +78,10 @@ function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void
     if (open) stream.write('\n');
     open = false;
   };
-  return (event) => {
+  const onEvent = (event: RunnerEvent): void => {
     switch (event.type) {
       case 'run-start':
+        total = event.total;
         stream.write(
           `playing ${event.total} episode${event.total === 1 ? '' : 's'}` +
             (event.skipped > 0 ? ` (${event.skipped} already complete, skipped)` : '') +
@@ -85,24 +89,21 @@ function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void
         );
         break;
       case 'episode-end': {
+        done += 1;
         const score = event.main_score === null ? '' : `, Main Score ${figure(event.main_score)}`;
-        write(`[${event.done}/${event.total}] ${episodeName(event)}: ${event.outcome}${score}`, false);
+        write(`[${done}/${total}] ${episodeName(event)}: ${event.outcome}${score}`, false);
         break;
       }
       case 'episode-error':
+        done += 1;
         closeLine();
-        write(
-          `[${event.done}/${event.total}] ${episodeName(event)}: error[${event.error.code}] ${event.error.message}`,
-          true,
-        );
-        break;
-      case 'run-end':
-        closeLine();
+        write(`[${done}/${total}] ${episodeName(event)}: error[${event.error.code}] ${event.error.message}`, true);
         break;
       default:
         break;
     }
   };
+  return { onEvent, finish: closeLine };
 }
 
 interface RunCommandOptions {
@@ -175,11 +176,13 @@ function registerRun(program: Command): void {
             'a human player cannot play from `clemplay run` yet: play on the Games page',
           );
         }
+        const progress = progressReporter(process.stderr);
         const summary: RunSummary = await executeRun(plan, {
           version: services.version,
           signal: controller.signal,
-          onEvent: progressReporter(process.stderr),
+          onEvent: progress.onEvent,
         });
+        progress.finish();
         const scope = new Set(plan.games.map((gamePlan) => `${gamePlan.modelsFolder}\n${gamePlan.game.name}`));
         const records = (await readEpisodeScores(resultsDir)).filter((record) =>
           scope.has(`${record.models}\n${record.game}`),

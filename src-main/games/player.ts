@@ -1,4 +1,4 @@
-import type { ChatMessage, FinishReason, Usage } from '../../src-shared/chat.js';
+import type { ChatMessage, FinishReason, StreamPart, Usage } from '../../src-shared/chat.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
 
 /** One answer of a player. */
@@ -9,6 +9,10 @@ export interface PlayerReply {
   finish_reason?: FinishReason;
   /** Set when the player failed (the backend's error); the episode then ends with this error. */
   error?: AppErrorShape;
+  /** The history as it was sent, when it was not the whole history (oldest turns dropped to fit the context). */
+  sent?: ChatMessage[];
+  /** Messages dropped from the start of the history to fit the model's context. */
+  dropped_turns?: number;
 }
 
 /**
@@ -16,5 +20,8 @@ export interface PlayerReply {
  * message, its answers are its `assistant` turns; `messages` is that history, ending with the master's message.
  */
 export interface Player {
-  respond(messages: readonly ChatMessage[], signal: AbortSignal): Promise<PlayerReply>;
+  /** True for a model (its answer streams, part by part); false for a rule-based player, called directly. */
+  readonly streams: boolean;
+  /** The answer to `messages`; a streaming player hands each stream part to `onPart` as it arrives. */
+  respond(messages: ChatMessage[], signal: AbortSignal, onPart?: (part: StreamPart) => void): Promise<PlayerReply>;
 }

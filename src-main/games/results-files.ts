@@ -14,12 +14,14 @@ import { writeFileAtomic } from '../files/atomic-write.js';
 export interface RequestRecord {
   /** ISO 8601 time the answer arrived. */
   timestamp: string;
-  /** The messages the player was sent: its whole history. */
+  /** The messages the player was sent: its whole history, or what was left of it to fit the model's context. */
   manipulated_prompt_obj: ChatMessage[];
   raw_response_obj: {
     response: string;
     usage: JsonValue;
     finish_reason: string | null;
+    /** Messages dropped from the start of the history to fit the model's context; absent when none was. */
+    dropped_turns?: number;
     clem_player: {
       /** The player's name in the record (`Player 1`). */
       player: string;

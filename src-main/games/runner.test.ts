@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src-shared/chat.js';
+import { estimateTokens } from '../../src-shared/conversation/transcript.js';
 import { findGame } from '../../src-shared/games/catalog.js';
 import type { Interactions } from '../../src-shared/games/episode.js';
 import { scoreEpisode } from '../../src-shared/games/scores.js';
@@ -13,7 +14,8 @@ import { createTestServices } from '../testing/services.js';
 import type { Contestant } from './contestants.js';
 import { createGameResources } from './game-files.js';
 import type { RequestRecord } from './results-files.js';
-import { executeRun, planRun, type GameRunRequest, type RunEvent } from './runner.js';
+import type { RunnerEvent } from '../../src-shared/games/run-view.js';
+import { executeRun, planRun, type GameRunRequest } from './runner.js';
 
 const resources = createGameResources();
 let services: AppServices;
@@ -31,7 +33,7 @@ function resultsDir(): string {
 
 async function run(
   request: Omit<GameRunRequest, 'resultsDir'> & { resultsDir?: string },
-  onEvent?: (event: RunEvent) => void,
+  onEvent?: (event: RunnerEvent) => void,
   signal?: AbortSignal,
 ) {
   const directory = request.resultsDir ?? resultsDir();
@@ -230,6 +232,143 @@ describe('game runs with programmatic players', () => {
         }
       }
     }
+  });
+});
+
+describe('models play through participants', () => {
+  const episodeFolder = (directory: string, models: string, game: string): string =>
+    join(directory, models, game, 'high_frequency', 'instance_00000');
+
+  it('in self-play each role has its own participant and history: a leak would shift the scripted answers', async () => {
+    // One scripted model plays guesser and critic. Each answer is counted from its own player's history: the guesser
+    // guesses "grape", the critic (its first answer) says no, the guesser's second answer is "apple", which wins at
+    // once. Were the histories shared, the critic would give the second answer and the guesser the third ("lemon").
+    const both = scripted('both', [
+      'explanation: a fruit\nguess: grape\nagreement: no',
+      'explanation: the clue fits better\nguess: apple\nagreement: yes',
+      'explanation: another fruit\nguess: lemon\nagreement: no',
+    ]);
+    const { directory, summary } = await run({
+      games: ['wordle_withcritic'],
+      models: [both],
+      experiments: ['high_frequency'],
+      instanceIds: [0],
+    });
+    expect(summary).toMatchObject({ played: 1, failed: [] });
+    const episode = episodeFolder(directory, 'both-t0.0', 'wordle_withcritic');
+    expect(readJson<{ 'episode scores': JsonObject }>(episode, 'scores.json')['episode scores']).toMatchObject({
+      Success: 1,
+      'Request Count': 3,
+      'Main Score': 100,
+    });
+    const critic = readJson<RequestRecord[]>(episode, 'requests_player_2.json');
+    expect(critic).toHaveLength(1);
+    expect(critic[0]!.manipulated_prompt_obj.map((message) => message.role)).toEqual(['user']);
+    expect(critic[0]!.raw_response_obj.response).toContain('agreement: no');
+    // Answers streamed through the programmatic backend, which reports usage.
+    expect(critic[0]!.raw_response_obj.usage).toMatchObject({ output_tokens: expect.any(Number) });
+    expect(critic[0]!.raw_response_obj.finish_reason).toBe('stop');
+  });
+
+  it('every episode starts each player with a fresh history, with several episodes at once', async () => {
+    // Three instances with the same target: each must be won in round 2, as the script says for one episode.
+    const directory = resultsDir();
+    const file = join(directory, 'houses.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        experiments: [
+          {
+            name: 'houses',
+            game_instances: [0, 1, 2].map((game_id) => ({
+              game_id,
+              target_word: 'house',
+              related_word: ['home', 'building', 'live'],
+            })),
+          },
+        ],
+      }),
+    );
+    const { summary } = await run({
+      games: ['taboo'],
+      models: [
+        scripted('describer', ['CLUE: where a family sleeps', 'CLUE: people buy one with a mortgage']),
+        scripted('guesser', ['GUESS: tent', 'GUESS: house']),
+      ],
+      instancesFile: file,
+      resultsDir: directory,
+    });
+    expect(summary).toMatchObject({ played: 3, failed: [] });
+    for (const id of ['00000', '00001', '00002']) {
+      const scores = readJson<{ 'episode scores': JsonObject }>(
+        directory,
+        'describer-t0.0--guesser-t0.0',
+        'taboo',
+        'houses',
+        `instance_${id}`,
+        'scores.json',
+      );
+      expect(scores['episode scores']).toMatchObject({ 'Main Score': 50, 'Request Count': 4 });
+    }
+  });
+
+  it('a history longer than the context loses its oldest turns (recorded), and one that cannot fit fails the episode', async () => {
+    const answers = [
+      'explanation: one\nguess: grape',
+      'explanation: two\nguess: lemon',
+      'explanation: three\nguess: apple',
+    ];
+    const roomy = await run({
+      games: ['wordle'],
+      models: [scripted('roomy', answers)],
+      experiments: ['high_frequency'],
+      instanceIds: [0],
+    });
+    const roomyEpisode = episodeFolder(roomy.directory, 'roomy-t0.0', 'wordle');
+    expect(readJson<{ 'episode scores': JsonObject }>(roomyEpisode, 'scores.json')['episode scores']).toMatchObject({
+      Success: 1,
+      'Main Score': 100,
+    });
+    const prompt = readJson<RequestRecord[]>(roomyEpisode, 'requests.json')[0]!.manipulated_prompt_obj;
+    expect(prompt).toHaveLength(1);
+
+    // Room for the long first prompt and a little more: at the second turn the prompt and the first answer must go,
+    // so the scripted player (which counts its own answers in what it is sent) starts its script again. The short
+    // feedback turns then fit, and it reaches "apple" one round later than with the whole history: a win in round 4.
+    const size = estimateTokens(prompt) + 12;
+    const tight = await run({
+      games: ['wordle'],
+      models: [{ ...scripted('tight', answers), context_size: size }],
+      experiments: ['high_frequency'],
+      instanceIds: [0],
+    });
+    expect(tight.summary).toMatchObject({ played: 1, failed: [] });
+    const tightEpisode = episodeFolder(tight.directory, 'tight-t0.0', 'wordle');
+    expect(readJson<{ 'episode scores': JsonObject }>(tightEpisode, 'scores.json')['episode scores']).toMatchObject({
+      Success: 1,
+      'Request Count': 4,
+      'Main Score': 50,
+    });
+    const requests = readJson<RequestRecord[]>(tightEpisode, 'requests.json');
+    expect(requests[0]!.raw_response_obj.dropped_turns).toBeUndefined();
+    expect(requests[1]!.manipulated_prompt_obj.map((message) => message.role)).toEqual(['user']);
+    expect(requests[1]!.manipulated_prompt_obj[0]!.content).toMatch(/^guess_feedback: /);
+    expect(requests.map((request) => request.raw_response_obj.dropped_turns)).toEqual([undefined, 2, 2, 2]);
+    expect(requests.map((request) => request.raw_response_obj.response)).toEqual([
+      answers[0],
+      answers[0],
+      answers[1],
+      answers[2],
+    ]);
+
+    const tiny = await run({
+      games: ['wordle'],
+      models: [{ ...scripted('tiny', answers), context_size: 10 }],
+      experiments: ['high_frequency'],
+      instanceIds: [0],
+    });
+    expect(tiny.summary.played).toBe(0);
+    expect(tiny.summary.failed[0]!.error.code).toBe('context-overflow');
   });
 });
 
@@ -436,6 +575,7 @@ describe('concurrency', () => {
       player(role, episode) {
         const rules = episode.ruleBasedPlayer(role);
         return {
+          streams: false,
           async respond(messages) {
             waiting += 1;
             most = Math.max(most, waiting);

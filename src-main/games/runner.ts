@@ -1,11 +1,24 @@
 import { join } from 'node:path';
 import type { ChatMessage, GenerationOptions } from '../../src-shared/chat.js';
+import {
+  gameMasterSpeaker,
+  startVersion,
+  typedVersion,
+  type MessageVersion,
+} from '../../src-shared/conversation/transcript.js';
 import { AppError, toAppErrorShape, type AppErrorShape } from '../../src-shared/errors.js';
 import { findGame, games as allGames } from '../../src-shared/games/catalog.js';
-import { EpisodeRecorder, gameMasterName, playerName, type Outcome } from '../../src-shared/games/episode.js';
+import { EpisodeRecorder, playerName } from '../../src-shared/games/episode.js';
 import type { Experiment, GameDefinition, GameResources, InstanceFile } from '../../src-shared/games/game.js';
 import { prepareEpisodes, type EpisodePlan } from '../../src-shared/games/instances.js';
 import { modelDescriptor, modelsFolderName } from '../../src-shared/games/results-layout.js';
+import {
+  episodeKey,
+  playerSpeaker,
+  type EpisodeRef,
+  type RunnerEvent,
+  type RunPlayer,
+} from '../../src-shared/games/run-view.js';
 import { metrics, outcomeOf, scoreEpisode } from '../../src-shared/games/scores.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import type { AppServices } from '../services.js';
@@ -32,6 +45,8 @@ export interface GameRunRequest {
   experiments?: string[];
   /** Only instances with these `game_id`s; default all. */
   instanceIds?: number[];
+  /** At most this many instances of each experiment (the first ones, after `instanceIds`); default all. */
+  instanceCount?: number;
   /** An instance file to use instead of the game's own (clembench's format); only with one game. */
   instancesFile?: string;
   /** The results folder. */
@@ -72,32 +87,6 @@ export interface RunPlan {
   concurrency: number;
 }
 
-/** An episode's place, as events and summaries name it. */
-export interface EpisodeRef {
-  game: string;
-  experiment: string;
-  game_id: number;
-  models: string;
-}
-
-/** What a run reports while it goes: enough for a progress bar and a live transcript. */
-export type RunEvent =
-  | { type: 'run-start'; total: number; skipped: number }
-  | { type: 'episode-start'; episode: EpisodeRef }
-  /** A message between the game master and a player (`from`/`to` are `GM` or `Player N`); `round` from 0. */
-  | { type: 'message'; episode: EpisodeRef; round: number; from: string; to: string; content: string }
-  | {
-      type: 'episode-end';
-      episode: EpisodeRef;
-      outcome: Outcome;
-      main_score: number | null;
-      /** Episodes finished (played or failed) so far, and how many this run plays. */
-      done: number;
-      total: number;
-    }
-  | { type: 'episode-error'; episode: EpisodeRef; error: AppErrorShape; done: number; total: number }
-  | { type: 'run-end'; summary: RunSummary };
-
 /** How a run went. */
 export interface RunSummary {
   /** Episodes the run covers. */
@@ -136,18 +125,29 @@ function selectExperiments(
   return file.experiments.filter((experiment) => names.includes(experiment.name));
 }
 
-function selectInstances(experiments: Experiment[], game: string, ids: readonly number[] | undefined): Experiment[] {
-  if (ids === undefined || ids.length === 0) return experiments;
+function selectInstances(
+  experiments: Experiment[],
+  game: string,
+  ids: readonly number[] | undefined,
+  count: number | undefined,
+): Experiment[] {
+  const first = (chosen: Experiment[]): Experiment[] =>
+    count === undefined
+      ? chosen
+      : chosen.map((experiment) => ({ ...experiment, game_instances: experiment.game_instances.slice(0, count) }));
+  if (ids === undefined || ids.length === 0) return first(experiments);
   const present = new Set(
     experiments.flatMap((experiment) => experiment.game_instances.map((instance) => instance.game_id)),
   );
   const missing = ids.filter((id) => !present.has(id));
   if (missing.length > 0)
     throw inputError(`${game} has no instance with game_id ${missing.join(', ')} in the chosen experiments`);
-  return experiments.map((experiment) => ({
-    ...experiment,
-    game_instances: experiment.game_instances.filter((instance) => ids.includes(instance.game_id)),
-  }));
+  return first(
+    experiments.map((experiment) => ({
+      ...experiment,
+      game_instances: experiment.game_instances.filter((instance) => ids.includes(instance.game_id)),
+    })),
+  );
 }
 
 /**
@@ -189,6 +189,7 @@ export async function planRun(
       selectExperiments(file, game.name, source, request.experiments),
       game.name,
       request.instanceIds,
+      request.instanceCount,
     );
     const players = game.roles.map((_role, index) => contestants[contestants.length === 1 ? 0 : index]!);
     const playerModels: JsonObject = {};
@@ -246,9 +247,20 @@ export function recorderFor(gamePlan: GamePlan, job: EpisodeJob, version: string
   );
 }
 
+/** The players of a game plan as transcripts name them. */
+export function runPlayers(gamePlan: GamePlan): RunPlayer[] {
+  return gamePlan.players.map((player, role) => ({
+    id: playerSpeaker(role),
+    role: gamePlan.game.roles[role]!,
+    model: player.modelName,
+    backend: player.backend,
+  }));
+}
+
 /**
- * Plays one episode to its end into `recorder` (nothing is written); returns each call to a player. Throws when a
- * player fails or the run is stopped.
+ * Plays one episode to its end into `recorder` (nothing is written); returns each call to a player. With `emit`, every
+ * message goes out as it happens: the game master's, and each answer (a model's part by part). Throws when a player
+ * fails or the run is stopped.
  */
 export async function playEpisode(
   plan: RunPlan,
@@ -257,7 +269,7 @@ export async function playEpisode(
   recorder: EpisodeRecorder,
   ref: EpisodeRef,
   signal: AbortSignal,
-  emit: ((event: RunEvent) => void) | undefined,
+  emit: ((event: RunnerEvent) => void) | undefined,
 ): Promise<RequestRecord[]> {
   const { game } = gamePlan;
   const players = gamePlan.players.map((contestant, role) =>
@@ -265,6 +277,16 @@ export async function playEpisode(
   );
   const histories: ChatMessage[][] = players.map(() => []);
   const requests: RequestRecord[] = [];
+  const key = episodeKey(ref);
+  let messageCount = 0;
+  /** Sends a new message of this episode to the subscribers; returns its id. */
+  const post = (speaker: string, to: string, version: MessageVersion): string => {
+    messageCount += 1;
+    const id = `m${messageCount}`;
+    const message = { id, speaker, to: [to], created_at: version.started_at, versions: [version], current: 0 };
+    emit?.({ type: 'message', episode: key, message, at: Date.parse(version.started_at) });
+    return id;
+  };
   const master = job.plan.prepared.createMaster(recorder);
   let move = master.start();
   for (let answers = 0; move.type === 'ask'; answers += 1) {
@@ -276,53 +298,48 @@ export async function playEpisode(
     }
     if (signal.aborted) throw stopped();
     const name = playerName(move.player);
+    const speaker = playerSpeaker(move.player);
+    const contestant = gamePlan.players[move.player]!;
+    const player = players[move.player]!;
     const history = histories[move.player]!;
     history.push({ role: 'user', content: move.content });
-    emit?.({
-      type: 'message',
-      episode: ref,
-      round: recorder.round,
-      from: gameMasterName,
-      to: name,
-      content: move.content,
-    });
-    const callStart = new Date();
-    const reply = await players[move.player]!.respond(history, signal);
+    const callStart = Date.now();
+    if (emit !== undefined) post(gameMasterSpeaker, speaker, typedVersion(move.content, callStart));
+    let onPart: Parameters<typeof player.respond>[2];
+    if (emit !== undefined && player.streams) {
+      const messageId = post(speaker, gameMasterSpeaker, startVersion(callStart, contestant.spec));
+      onPart = (part) => emit({ type: 'part', episode: key, message_id: messageId, part, at: Date.now() });
+    }
+    const reply = await player.respond(history, signal, onPart);
     if (signal.aborted) throw stopped();
     if (reply.error !== undefined) {
       throw new AppError(
         reply.error.code,
-        `${name} (${gamePlan.players[move.player]!.modelName}): ${reply.error.message}`,
+        `${name} (${contestant.modelName}): ${reply.error.message}`,
         reply.error.details,
       );
     }
-    const now = new Date();
+    const now = Date.now();
+    if (emit !== undefined && !player.streams) post(speaker, gameMasterSpeaker, typedVersion(reply.text, now));
     requests.push({
-      timestamp: now.toISOString(),
-      manipulated_prompt_obj: history.slice(),
+      timestamp: new Date(now).toISOString(),
+      manipulated_prompt_obj: reply.sent ?? history.slice(),
       raw_response_obj: {
         response: reply.text,
         usage: reply.usage === undefined ? null : { ...reply.usage },
         finish_reason: reply.finish_reason ?? null,
+        ...(reply.dropped_turns === undefined ? {} : { dropped_turns: reply.dropped_turns }),
         clem_player: {
           player: name,
           game_role: game.roles[move.player]!,
-          model_name: gamePlan.players[move.player]!.modelName,
-          call_start: callStart.toISOString(),
-          call_duration: (now.getTime() - callStart.getTime()) / 1000,
+          model_name: contestant.modelName,
+          call_start: new Date(callStart).toISOString(),
+          call_duration: (now - callStart) / 1000,
           response: reply.text,
         },
       },
     });
     history.push({ role: 'assistant', content: reply.text });
-    emit?.({
-      type: 'message',
-      episode: ref,
-      round: recorder.round,
-      from: name,
-      to: gameMasterName,
-      content: reply.text,
-    });
     move = master.next(reply.text);
   }
   return requests;
@@ -331,12 +348,14 @@ export async function playEpisode(
 /** Plays a planned run: makes the models, skips complete episodes, plays the rest, writes every result. */
 export async function executeRun(
   plan: RunPlan,
-  options: { version: string; signal?: AbortSignal; onEvent?: (event: RunEvent) => void },
+  options: { version: string; signal?: AbortSignal; onEvent?: (event: RunnerEvent) => void },
 ): Promise<RunSummary> {
   const signal = options.signal ?? new AbortController().signal;
   const emit = options.onEvent;
   try {
-    for (const contestant of plan.contestants) await contestant.open(signal);
+    for (const gamePlan of plan.games) {
+      for (const [role, contestant] of gamePlan.players.entries()) await contestant.open(role, signal);
+    }
     const pending: { gamePlan: GamePlan; job: EpisodeJob }[] = [];
     let skipped = 0;
     const counts = new Map<GamePlan, { played: number; skipped: number; failed: number }>();
@@ -357,7 +376,13 @@ export async function executeRun(
       stopped: false,
       modelsFolders: [...new Set(plan.games.map((gamePlan) => gamePlan.modelsFolder))],
     };
-    emit?.({ type: 'run-start', total: pending.length, skipped });
+    emit?.({
+      type: 'run-start',
+      total: pending.length,
+      skipped,
+      models_folders: summary.modelsFolders,
+      at: Date.now(),
+    });
 
     // run.json is shared by the games of a models folder: its updates go one after the other.
     let runFileQueue: Promise<void> = Promise.resolve();
@@ -381,7 +406,6 @@ export async function executeRun(
     }
 
     const experimentFiles = new Map<string, Promise<void>>();
-    let done = 0;
     let next = 0;
     const concurrency = plan.contestants.every((contestant) => contestant.concurrent) ? plan.concurrency : 1;
     const worker = async (): Promise<void> => {
@@ -394,6 +418,7 @@ export async function executeRun(
           game_id: job.plan.instance.game_id,
           models: gamePlan.modelsFolder,
         };
+        const key = episodeKey(ref);
         const experimentDirectory = join(job.directory, '..');
         if (!experimentFiles.has(experimentDirectory)) {
           experimentFiles.set(
@@ -402,7 +427,7 @@ export async function executeRun(
           );
         }
         await experimentFiles.get(experimentDirectory);
-        emit?.({ type: 'episode-start', episode: ref });
+        emit?.({ type: 'episode-start', key, ref, players: runPlayers(gamePlan), at: Date.now() });
         const recorder = recorderFor(gamePlan, job, options.version);
         try {
           const requests = await playEpisode(plan, gamePlan, job, recorder, ref, signal, emit);
@@ -414,25 +439,23 @@ export async function executeRun(
             scores,
             playerCount: gamePlan.players.length,
           });
-          done += 1;
           summary.played += 1;
           counts.get(gamePlan)!.played += 1;
           emit?.({
             type: 'episode-end',
-            episode: ref,
+            episode: key,
+            ref,
             outcome: outcomeOf(recorder.interactions)!,
             main_score: scores['episode scores'][metrics.mainScore] ?? null,
-            done,
-            total: pending.length,
+            at: Date.now(),
           });
         } catch (error) {
           if (signal.aborted) return;
           const shape = toAppErrorShape(error);
           await writeEpisodeError(job.directory, job.plan.instance, recorder.interactions, shape);
-          done += 1;
           summary.failed.push({ episode: ref, error: shape });
           counts.get(gamePlan)!.failed += 1;
-          emit?.({ type: 'episode-error', episode: ref, error: shape, done, total: pending.length });
+          emit?.({ type: 'episode-error', episode: key, ref, error: shape, at: Date.now() });
         }
       }
     };
@@ -449,7 +472,6 @@ export async function executeRun(
         ...counts.get(gamePlan)!,
       });
     }
-    emit?.({ type: 'run-end', summary });
     return summary;
   } finally {
     await Promise.all(plan.contestants.map((contestant) => contestant.dispose()));
