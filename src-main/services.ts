@@ -4,6 +4,7 @@ import type { BackendContext } from './backends/types.js';
 import { HumanInputHub } from './conversation/human-input-hub.js';
 import { SessionEngine } from './conversation/session-engine.js';
 import { SessionStore } from './conversation/session-store.js';
+import { GameRuns } from './games/game-runs.js';
 import { VoteStore } from './conversation/vote-store.js';
 import {
   createBackendKeyResolver,
@@ -42,6 +43,8 @@ export interface AppServices {
   readonly votes: VoteStore;
   /** Questions of the human backend waiting for a person's answer. */
   readonly humanInput: HumanInputHub;
+  /** Game runs in this process (the Games page): started, watched, stopped and resumed by id; results in resultsDir. */
+  readonly games: GameRuns;
   /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
   readonly localModels: LocalModelService;
   /** settings.json in the config folder (models folders, trusted origins). */
@@ -207,23 +210,32 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     store: new SessionStore({ dataDir }),
     votes,
   });
+  const version = readAppVersion(appRoot);
+  const resultsDir = join(dataDir, 'results');
+  const games = new GameRuns({
+    services: { registry, backendContext, version, appRoot },
+    resultsDir,
+    humanInput,
+  });
   return {
-    version: readAppVersion(appRoot),
+    version,
     appRoot,
     configDir,
     dataDir,
-    resultsDir: join(dataDir, 'results'),
+    resultsDir,
     registry,
     credentials,
     sessions,
     votes,
     humanInput,
+    games,
     backendContext,
     localModels,
     settings,
     trustedOrigins,
     async dispose() {
-      // Sessions first: they stop their replies and save, then the models they held can go.
+      // Runs and sessions first: they stop their replies and save, then the models they held can go.
+      await games.dispose();
       await sessions.dispose();
       registry.close();
       await localModels.dispose();

@@ -4,6 +4,7 @@ import type { ChatMessage } from '../../src-shared/chat.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
 import type { Interactions } from '../../src-shared/games/episode.js';
 import type { Experiment, GameInstance } from '../../src-shared/games/game.js';
+import type { RunRequestView } from '../../src-shared/games/run-view.js';
 import { instanceFolderName } from '../../src-shared/games/results-layout.js';
 import type { EpisodeScores } from '../../src-shared/games/scores.js';
 import { renderTranscript } from '../../src-shared/games/transcript.js';
@@ -148,14 +149,22 @@ export interface RunFileGame {
   failed?: number;
 }
 
+/** What run.json keeps of the request that last played into a models folder (queries redacted). */
+export type SavedRunRequest = RunRequestView & {
+  /** The instance file, when the run used one (`clemplay run --instances`). */
+  instances_file?: string;
+};
+
 /**
  * Updates run.json at the root of a models folder (clemcore's place): the clemplay version, when the folder was
- * made, the players' specs, and per game when this run started and ended. Earlier games' entries are kept.
+ * made, the players' specs, the request that played last (so it can be played again), and per game when this run
+ * started and ended. Earlier games' entries are kept.
  */
 export async function updateRunFile(
   modelsDirectory: string,
   version: string,
   playerModels: JsonObject,
+  request: SavedRunRequest,
   game: string,
   entry: RunFileGame,
 ): Promise<void> {
@@ -175,6 +184,7 @@ export async function updateRunFile(
       clemplay_version: version,
       created: typeof data.created === 'string' ? data.created : new Date().toISOString(),
       player_models: playerModels,
+      request: request as unknown as JsonObject,
       games: { ...games, [game]: entry as unknown as JsonObject },
     }),
   );

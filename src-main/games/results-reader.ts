@@ -1,7 +1,8 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
-import type { Interactions } from '../../src-shared/games/episode.js';
+import type { TranscriptMessage } from '../../src-shared/conversation/transcript.js';
+import type { Interactions, Outcome } from '../../src-shared/games/episode.js';
 import {
   evaluate,
   resultsCsv,
@@ -9,10 +10,12 @@ import {
   type EpisodeScoreRecord,
   type EvalResult,
 } from '../../src-shared/games/eval.js';
-import type { ScoreValue } from '../../src-shared/games/scores.js';
+import { episodeMessages, playerSpeaker, type RunPlayer } from '../../src-shared/games/run-view.js';
+import { metrics, outcomeOf, type ScoreValue } from '../../src-shared/games/scores.js';
 import { renderTranscript } from '../../src-shared/games/transcript.js';
-import { isJsonObject } from '../../src-shared/json.js';
+import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
 import { errnoCode } from '../credentials/json-file.js';
+import type { SavedRunRequest } from './results-files.js';
 
 /** An episode folder of a results folder: `<models>/<game>/<experiment>/<instance>/`. */
 export interface EpisodeFolder {
@@ -31,8 +34,11 @@ async function subfolders(path: string): Promise<string[]> {
     .sort();
 }
 
-/** Every episode folder of a results folder in clembench's layout; `not-found` when the folder does not exist. */
-export async function findEpisodeFolders(resultsDir: string): Promise<EpisodeFolder[]> {
+/**
+ * Every episode folder of a results folder in clembench's layout (or of the models folders `only` names, where they
+ * exist); `not-found` when the results folder does not exist.
+ */
+export async function findEpisodeFolders(resultsDir: string, only?: readonly string[]): Promise<EpisodeFolder[]> {
   let modelsFolders: string[];
   try {
     modelsFolders = await subfolders(resultsDir);
@@ -41,7 +47,7 @@ export async function findEpisodeFolders(resultsDir: string): Promise<EpisodeFol
     throw error;
   }
   const found: EpisodeFolder[] = [];
-  for (const models of modelsFolders) {
+  for (const models of only === undefined ? modelsFolders : modelsFolders.filter((name) => only.includes(name))) {
     for (const game of await subfolders(join(resultsDir, models))) {
       for (const experiment of await subfolders(join(resultsDir, models, game))) {
         for (const instance of await subfolders(join(resultsDir, models, game, experiment))) {
@@ -73,10 +79,10 @@ export function parseEpisodeScores(text: string): Record<string, ScoreValue> | n
   return scores;
 }
 
-/** The episode scores of every complete episode (one with a scores.json) in a results folder. */
-export async function readEpisodeScores(resultsDir: string): Promise<EpisodeScoreRecord[]> {
+/** The episode scores of every complete episode (one with a scores.json) in a results folder, or in `only`. */
+export async function readEpisodeScores(resultsDir: string, only?: readonly string[]): Promise<EpisodeScoreRecord[]> {
   const records: EpisodeScoreRecord[] = [];
-  for (const folder of await findEpisodeFolders(resultsDir)) {
+  for (const folder of await findEpisodeFolders(resultsDir, only)) {
     let text: string;
     try {
       text = await readFile(join(folder.path, 'scores.json'), 'utf8');
@@ -117,4 +123,180 @@ export async function transcribeResults(resultsDir: string): Promise<{ written: 
     written += 1;
   }
   return { written, skipped };
+}
+
+/** Where an episode of a results folder stands: ended by the rules, failed with an error, or not finished. */
+export type SavedEpisodeStatus = Outcome | 'error' | 'incomplete';
+
+/** One episode of a results folder. */
+export interface SavedEpisode {
+  models: string;
+  game: string;
+  experiment: string;
+  /** The instance folder's name (`instance_00003`). */
+  instance: string;
+  status: SavedEpisodeStatus;
+  /** Its Main Score; null when it has none (aborted, failed, not finished). */
+  main_score: number | null;
+}
+
+/** The scores of some models folders: eval (% played, quality score, clemscore) and every episode's outcome. */
+export interface RunResults {
+  eval: EvalResult;
+  episodes: SavedEpisode[];
+}
+
+function statusOf(scores: Record<string, ScoreValue>): SavedEpisodeStatus {
+  if (scores[metrics.aborted] === 1) return 'aborted';
+  if (scores[metrics.success] === 1) return 'success';
+  return 'lose';
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The results of the models folders `folders` (of the games `games`, where given): eval and every episode. */
+export async function readRunResults(
+  resultsDir: string,
+  folders: readonly string[],
+  games?: readonly string[],
+): Promise<RunResults> {
+  const records: EpisodeScoreRecord[] = [];
+  const episodes: SavedEpisode[] = [];
+  for (const folder of await findEpisodeFolders(resultsDir, folders)) {
+    if (games !== undefined && !games.includes(folder.game)) continue;
+    const { models, game, experiment, instance } = folder;
+    let episodeScores: Record<string, ScoreValue> | null = null;
+    try {
+      episodeScores = parseEpisodeScores(await readFile(join(folder.path, 'scores.json'), 'utf8'));
+    } catch {
+      // No scores (yet): failed, or cut off by a stop.
+    }
+    if (episodeScores === null) {
+      const failed = await exists(join(folder.path, 'error.json'));
+      episodes.push({ models, game, experiment, instance, status: failed ? 'error' : 'incomplete', main_score: null });
+      continue;
+    }
+    records.push({ models, game, episodeScores });
+    const main = episodeScores[metrics.mainScore];
+    episodes.push({
+      models,
+      game,
+      experiment,
+      instance,
+      status: statusOf(episodeScores),
+      main_score: typeof main === 'number' ? main : null,
+    });
+  }
+  return { eval: evaluate(records), episodes };
+}
+
+/** One episode read back from its folder: who played, its messages as a transcript, and how it ended. */
+export interface SavedEpisodeTranscript {
+  players: RunPlayer[];
+  messages: TranscriptMessage[];
+  status: SavedEpisodeStatus;
+}
+
+/** The transcript of an episode folder (`<models>/<game>/<experiment>/<instance>`); `not-found` without a record. */
+export async function readEpisodeTranscript(
+  resultsDir: string,
+  place: Pick<SavedEpisode, 'models' | 'game' | 'experiment' | 'instance'>,
+): Promise<SavedEpisodeTranscript> {
+  const directory = join(resultsDir, place.models, place.game, place.experiment, place.instance);
+  let interactions: unknown;
+  try {
+    interactions = JSON.parse(await readFile(join(directory, 'interactions.json'), 'utf8'));
+  } catch {
+    throw new AppError('not-found', `there is no readable interactions.json in ${directory}`);
+  }
+  if (!isJsonObject(interactions) || !Array.isArray(interactions.turns)) {
+    throw new AppError('corrupt', `${join(directory, 'interactions.json')} is not an interactions record`);
+  }
+  const record = interactions as unknown as Interactions;
+  const players: RunPlayer[] = [];
+  for (const [name, player] of Object.entries(isJsonObject(record.players) ? record.players : {})) {
+    const match = /^Player (\d+)$/.exec(name);
+    if (match === null) continue;
+    const index = Number(match[1]) - 1;
+    const described: JsonObject = isJsonObject(player) ? player : {};
+    const spec = isJsonObject(record.player_models) ? record.player_models[name] : undefined;
+    players[index] = {
+      id: playerSpeaker(index),
+      role: typeof described.game_role === 'string' ? described.game_role : name,
+      model: typeof described.model_name === 'string' ? described.model_name : typeof player === 'string' ? player : '',
+      backend: isJsonObject(spec) && typeof spec.backend === 'string' ? spec.backend : '',
+    };
+  }
+  const outcome = outcomeOf(record);
+  const status: SavedEpisodeStatus =
+    outcome ?? ((await exists(join(directory, 'error.json'))) ? 'error' : 'incomplete');
+  return { players: players.filter((player) => player !== undefined), messages: episodeMessages(record), status };
+}
+
+/** A models folder of the results folder as its run.json describes it. */
+export interface SavedRun {
+  /** The models folder's name. */
+  folder: string;
+  /** When the folder was first written, ISO 8601; null when run.json does not say. */
+  created: string | null;
+  /** When a run last started or ended there, ISO 8601; null when unknown. */
+  last_run: string | null;
+  /** The games played there. */
+  games: string[];
+  /** The players' model names, in role order. */
+  models: string[];
+  /** What was asked (when clemplay 0.1 or later wrote it), so the run can be played again. */
+  request: SavedRunRequest | null;
+}
+
+function isoOrNull(value: unknown): string | null {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
+}
+
+/** The runs of a results folder (one per models folder with a run.json), newest first; none when it does not exist. */
+export async function listSavedRuns(resultsDir: string): Promise<SavedRun[]> {
+  let folders: string[];
+  try {
+    folders = await subfolders(resultsDir);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  const runs: SavedRun[] = [];
+  for (const folder of folders) {
+    let data: unknown;
+    try {
+      data = JSON.parse(await readFile(join(resultsDir, folder, 'run.json'), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!isJsonObject(data)) continue;
+    const games = isJsonObject(data.games) ? data.games : {};
+    const times = Object.values(games)
+      .flatMap((entry) => (isJsonObject(entry) ? [entry.benchmark_end, entry.benchmark_start] : []))
+      .map(isoOrNull)
+      .filter((time): time is string => time !== null)
+      .sort();
+    const players = isJsonObject(data.player_models) ? data.player_models : {};
+    const models = Object.keys(players)
+      .sort()
+      .map((name) => {
+        const spec = players[name];
+        return isJsonObject(spec) && typeof spec.model_name === 'string' ? spec.model_name : name;
+      });
+    runs.push({
+      folder,
+      created: isoOrNull(data.created),
+      last_run: times.at(-1) ?? null,
+      games: Object.keys(games),
+      models,
+      request: isJsonObject(data.request) ? (data.request as unknown as SavedRunRequest) : null,
+    });
+  }
+  return runs.sort((a, b) => (b.last_run ?? '').localeCompare(a.last_run ?? ''));
 }

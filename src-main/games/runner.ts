@@ -22,6 +22,7 @@ import {
 import { metrics, outcomeOf, scoreEpisode } from '../../src-shared/games/scores.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import type { AppServices } from '../services.js';
+import { redactQuery } from '../conversation/session-export.js';
 import { createContestant, type Contestant } from './contestants.js';
 import { defaultInstancesPath, readInstanceFile } from './game-files.js';
 import {
@@ -33,6 +34,7 @@ import {
   writeExperimentFile,
   type RequestRecord,
   type RunFileGame,
+  type SavedRunRequest,
 } from './results-files.js';
 
 /** What to run: games, one or two models, which instances, where the results go. */
@@ -81,6 +83,8 @@ export interface GamePlan {
 /** A checked run, its models resolved (not yet made). */
 export interface RunPlan {
   resultsDir: string;
+  /** The request as run.json keeps it (queries redacted). */
+  request: SavedRunRequest;
   contestants: Contestant[];
   games: GamePlan[];
   generation: GenerationOptions;
@@ -150,6 +154,20 @@ function selectInstances(
   );
 }
 
+/** A request as run.json keeps it: the API's names, queries redacted. */
+function savedRequest(request: GameRunRequest): SavedRunRequest {
+  return {
+    games: request.games,
+    models: request.models.map(redactQuery),
+    ...(request.experiments === undefined ? {} : { experiments: request.experiments }),
+    ...(request.instanceIds === undefined ? {} : { instance_ids: request.instanceIds }),
+    ...(request.instanceCount === undefined ? {} : { instances: request.instanceCount }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }),
+    ...(request.instancesFile === undefined ? {} : { instances_file: request.instancesFile }),
+  };
+}
+
 /**
  * Checks a run request and resolves its models, before anything plays: unknown games, experiments or instances, a
  * bad instance file, a model count the game cannot take, and queries that resolve to nothing are input errors.
@@ -214,6 +232,7 @@ export async function planRun(
   }
   return {
     resultsDir: request.resultsDir,
+    request: savedRequest(request),
     contestants,
     games,
     generation: { temperature, ...(request.maxTokens === undefined ? {} : { max_tokens: request.maxTokens }) },
@@ -392,6 +411,7 @@ export async function executeRun(
           join(plan.resultsDir, gamePlan.modelsFolder),
           options.version,
           gamePlan.playerModels,
+          plan.request,
           gamePlan.game.name,
           entry,
         ),
