@@ -1,6 +1,7 @@
 import { appRouter } from './routers/app.js';
 import { backendsRouter } from './routers/backends.js';
 import { credentialsRouter } from './routers/credentials.js';
+import { gamesRouter } from './routers/games.js';
 import { localModelsRouter, systemRouter } from './routers/local-models.js';
 import { registryRouter } from './routers/registry.js';
 import { sessionsRouter } from './routers/sessions.js';
@@ -14,6 +15,7 @@ export const apiRouter = router({
   registry: registryRouter,
   spec: specRouter,
   sessions: sessionsRouter,
+  games: gamesRouter,
   backends: backendsRouter,
   credentials: credentialsRouter,
   localModels: localModelsRouter,

@@ -1,0 +1,207 @@
+import { create } from 'zustand';
+import { applyRunEvent, type RunView } from '../src-shared/games/run-view';
+import type { ApiClient, ApiInputs, ApiOutputs } from './api/client';
+import { describeError } from './api/describe-error';
+
+/** The part of the API client the games store uses (tests pass a client over a real web host). */
+export type GamesApi = Pick<ApiClient, 'games'>;
+
+/** A game with its roles and experiments. */
+export type GameInfo = ApiOutputs['games']['list'][number];
+/** This process's runs and the earlier ones of the results folder. */
+export type RunListing = ApiOutputs['games']['runs'];
+/** Eval rows and episode outcomes of some models folders. */
+export type RunResults = ApiOutputs['games']['results'];
+/** An episode read back from the results folder. */
+export type SavedEpisodeTranscript = ApiOutputs['games']['episode'];
+/** Where an episode of the results folder is. */
+export type EpisodePlace = ApiInputs['games']['episode'];
+
+/** One run the page follows. */
+export interface RunEntry {
+  /** The run as the last event left it; null until the first snapshot arrives. */
+  view: RunView | null;
+  /** The last action's failure on this run, as `code: message` (cleared by the next success). */
+  error: string | null;
+}
+
+/** Results loaded for a set of models folders (see {@link resultsKey}). */
+export interface ResultsEntry {
+  data: RunResults | null;
+  error: string | null;
+  loading: boolean;
+}
+
+/** The key results are kept under: the models folders, and the games when only some are asked for. */
+export function resultsKey(folders: readonly string[], games?: readonly string[]): string {
+  return JSON.stringify([folders, games ?? null]);
+}
+
+/** What the Games page reads and does. */
+export interface GamesStoreState {
+  games: GameInfo[] | null;
+  gamesError: string | null;
+  runs: Record<string, RunEntry>;
+  listing: RunListing | null;
+  listingError: string | null;
+  results: Record<string, ResultsEntry>;
+  /** The last failure of an action not tied to one run (starting one). */
+  error: string | null;
+  loadGames(): Promise<void>;
+  refreshRuns(): Promise<void>;
+  /** Starts a run and returns it (not yet followed: {@link watch} it); null (and `error` set) when it cannot start. */
+  start(input: ApiInputs['games']['start']): Promise<RunView | null>;
+  /** Follows a run's events (a snapshot, then every change) until the returned function is called. */
+  watch(id: string): () => void;
+  stop(id: string): Promise<boolean>;
+  resume(id: string): Promise<boolean>;
+  /** Plays an earlier run of the results folder again: a new run, returned (null and `error` set on failure). */
+  resumeSaved(folder: string): Promise<RunView | null>;
+  humanReply(id: string, player: string, text: string): Promise<boolean>;
+  loadResults(folders: string[], games?: string[]): Promise<RunResults | null>;
+  /** One episode of the results folder; null (and `error` set) when it cannot be read. */
+  loadEpisode(place: EpisodePlace): Promise<SavedEpisodeTranscript | null>;
+}
+
+/** `code: message` of an API error, for display. */
+function describe(error: unknown): string {
+  const { code, message } = describeError(error);
+  return `${code}: ${message}`;
+}
+
+/**
+ * The renderer's view of game runs in main: each watched run is one subscription whose events fold into a view with
+ * the shared reducer (the one the run job keeps its own view with). Every action is one API call.
+ */
+export function createGamesStore(client: GamesApi) {
+  const subscriptions = new Map<string, { watchers: number; unsubscribe(): void }>();
+
+  return create<GamesStoreState>((set, get) => {
+    const entry = (id: string): RunEntry => get().runs[id] ?? { view: null, error: null };
+    const patch = (id: string, change: Partial<RunEntry>): void =>
+      set((state) => ({ runs: { ...state.runs, [id]: { ...entry(id), ...change } } }));
+
+    /** Runs one action on a run; its failure is kept on the run, success clears it. */
+    const act = async (id: string, action: () => Promise<unknown>): Promise<boolean> => {
+      try {
+        await action();
+        if (entry(id).error !== null) patch(id, { error: null });
+        return true;
+      } catch (error) {
+        patch(id, { error: describe(error) });
+        return false;
+      }
+    };
+
+    return {
+      games: null,
+      gamesError: null,
+      runs: {},
+      listing: null,
+      listingError: null,
+      results: {},
+      error: null,
+
+      async loadGames() {
+        try {
+          set({ games: await client.games.list.query(), gamesError: null });
+        } catch (error) {
+          set({ gamesError: describe(error) });
+        }
+      },
+
+      async refreshRuns() {
+        try {
+          set({ listing: await client.games.runs.query(), listingError: null });
+        } catch (error) {
+          set({ listingError: describe(error) });
+        }
+      },
+
+      async start(input) {
+        try {
+          const view = await client.games.start.mutate(input);
+          set((state) => ({ error: null, runs: { ...state.runs, [view.id]: { view, error: null } } }));
+          return view;
+        } catch (error) {
+          set({ error: describe(error) });
+          return null;
+        }
+      },
+
+      watch(id) {
+        const existing = subscriptions.get(id);
+        if (existing !== undefined) {
+          existing.watchers += 1;
+        } else {
+          const subscription = client.games.subscribe.subscribe(
+            { id },
+            {
+              onData: ({ data }) => patch(id, { view: applyRunEvent(entry(id).view, data) }),
+              onError: (error) => patch(id, { error: describe(error) }),
+            },
+          );
+          subscriptions.set(id, { watchers: 1, unsubscribe: () => subscription.unsubscribe() });
+        }
+        let unwatched = false;
+        return () => {
+          if (unwatched) return;
+          unwatched = true;
+          const current = subscriptions.get(id);
+          if (current === undefined) return;
+          current.watchers -= 1;
+          if (current.watchers > 0) return;
+          subscriptions.delete(id);
+          current.unsubscribe();
+        };
+      },
+
+      stop: (id) => act(id, () => client.games.stop.mutate({ id })),
+      resume: (id) => act(id, () => client.games.resume.mutate({ id })),
+      async resumeSaved(folder) {
+        try {
+          const view = await client.games.resumeSaved.mutate({ folder });
+          set((state) => ({ error: null, runs: { ...state.runs, [view.id]: { view, error: null } } }));
+          return view;
+        } catch (error) {
+          set({ error: describe(error) });
+          return null;
+        }
+      },
+      humanReply: (id, player, text) => act(id, () => client.games.humanReply.mutate({ run: id, player, text })),
+
+      async loadResults(folders, games) {
+        const key = resultsKey(folders, games);
+        const previous = get().results[key];
+        set((state) => ({
+          results: { ...state.results, [key]: { data: previous?.data ?? null, error: null, loading: true } },
+        }));
+        try {
+          const data = await client.games.results.query({ folders, ...(games === undefined ? {} : { games }) });
+          set((state) => ({ results: { ...state.results, [key]: { data, error: null, loading: false } } }));
+          return data;
+        } catch (error) {
+          set((state) => ({
+            results: {
+              ...state.results,
+              [key]: { data: previous?.data ?? null, error: describe(error), loading: false },
+            },
+          }));
+          return null;
+        }
+      },
+
+      async loadEpisode(place) {
+        try {
+          return await client.games.episode.query(place);
+        } catch (error) {
+          set({ error: describe(error) });
+          return null;
+        }
+      },
+    };
+  });
+}
+
+/** A store made by {@link createGamesStore}. */
+export type GamesStore = ReturnType<typeof createGamesStore>;
