@@ -33,7 +33,16 @@ const pages: { id: string; prepare?: (page: Page) => Promise<void> }[] = [
   },
   { id: 'chat' },
   { id: 'pair' },
-  { id: 'games' },
+  {
+    id: 'games',
+    prepare: async (page) => {
+      await page.getByTestId('game-experiment').selectOption('high_frequency');
+      await page.getByTestId('game-instances').fill('3');
+      await page.getByTestId('game-run').click();
+      await page.getByTestId('game-score-row').waitFor();
+      await page.getByTestId('game-chart').scrollIntoViewIfNeeded();
+    },
+  },
   { id: 'local-models', prepare: (page) => page.getByTestId('local-model-row').first().waitFor() },
   { id: 'settings', prepare: (page) => page.getByTestId('app-info').waitFor() },
 ];

@@ -24,9 +24,7 @@ const LocalModelsPage = lazy(() =>
   import('./pages/LocalModelsPage').then((module) => ({ default: module.LocalModelsPage })),
 );
 const SettingsPage = lazy(() => import('./pages/SettingsPage').then((module) => ({ default: module.SettingsPage })));
-const PlaceholderPage = lazy(() =>
-  import('./pages/PlaceholderPage').then((module) => ({ default: module.PlaceholderPage })),
-);
+const GamesPage = lazy(() => import('./pages/GamesPage').then((module) => ({ default: module.GamesPage })));
 
 const icons: Record<PageId, LucideIcon> = {
   registry: Database,
@@ -52,8 +50,8 @@ function Page({ page }: { page: PageId }) {
       return <PlaygroundPage />;
     case 'settings':
       return <SettingsPage />;
-    default:
-      return <PlaceholderPage title={pages.find((entry) => entry.id === page)?.label ?? page} />;
+    case 'games':
+      return <GamesPage />;
   }
 }
 

@@ -5,11 +5,11 @@ import { applySessionEvent, type SessionView } from '../../src-shared/conversati
 import { currentVersion, type MessageVersion } from '../../src-shared/conversation/transcript.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
-import type { HumanInputBroker } from '../backends/types.js';
 import { SessionEngine, type CreateSessionInput } from '../conversation/session-engine.js';
 import type { AppServices } from '../services.js';
 import { exitCodeFor } from './exit-codes.js';
 import { collect, registryOption, servicesForCommand } from './options.js';
+import { lineReader, terminalHuman } from './terminal-input.js';
 
 /** The outcome of one reply, as `--json` prints it. */
 export interface TurnResult {
@@ -49,41 +49,6 @@ function parseNumber(name: string, integer: boolean) {
       throw new InvalidArgumentError(`${name} must be a${integer ? ' whole' : ''} number.`);
     }
     return number;
-  };
-}
-
-/** The human backend in a terminal: the person types the answer on the next line. */
-function terminalHuman(lines: () => Promise<string | null>): HumanInputBroker {
-  return {
-    async ask(request) {
-      const last = [...request.messages].reverse().find((message) => message.role === 'user');
-      process.stderr.write(`\n[human player] ${last?.content ?? ''}\nyour answer> `);
-      const answer = await lines();
-      if (answer === null) throw new Error('no answer: the input ended');
-      return answer;
-    },
-  };
-}
-
-/** Reads lines one at a time from a readline interface; null at the end of input. */
-function lineReader(readline: Interface): () => Promise<string | null> {
-  const buffered: string[] = [];
-  const waiting: Array<(line: string | null) => void> = [];
-  let closed = false;
-  readline.on('line', (line) => {
-    const next = waiting.shift();
-    if (next) next(line);
-    else buffered.push(line);
-  });
-  readline.on('close', () => {
-    closed = true;
-    for (const next of waiting.splice(0)) next(null);
-  });
-  return () => {
-    const line = buffered.shift();
-    if (line !== undefined) return Promise.resolve(line);
-    if (closed) return Promise.resolve(null);
-    return new Promise((resolve) => waiting.push(resolve));
   };
 }
 

@@ -13,12 +13,18 @@ const root = findAppRoot();
 const bin = join(root, 'bin', 'clemplay.mjs');
 
 /** Runs the CLI in its own process (asynchronously, so a fake server in this process can answer it). */
-function run(args: string[], cwd = root): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  cwd = root,
+  input?: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd,
       env: { ...process.env, XDG_CONFIG_HOME: join(scratch, 'config'), XDG_DATA_HOME: join(scratch, 'data') },
     });
+    // A person at the terminal types `input`; without it, stdin ends at once.
+    child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -212,6 +218,64 @@ describe('clemplay run, eval and transcribe with -m programmatic', () => {
     const episode = join(scratch, 'theirs', 'programmatic-t0.0', 'taboo', 'high_en', 'instance_00005');
     const interactions = readJson<{ turns: { action: { content: string } }[][] }>(episode, 'interactions.json');
     expect(interactions.turns[0]![0]!.action.content).toBe('Describe tea; never say:\n- coffee\n- caffeine\n- brew');
+  });
+});
+
+describe('clemplay run with a person at the terminal', () => {
+  it('asks the human player on stderr and plays the answers typed on stdin', async () => {
+    const results = join(scratch, 'human-results');
+    const result = await run(
+      [
+        'run',
+        '-g',
+        'taboo',
+        '-m',
+        'programmatic',
+        '-m',
+        'human',
+        '-e',
+        'high_frequency',
+        '--instance-ids',
+        '0',
+        '--results',
+        results,
+      ],
+      root,
+      'GUESS: home\nGUESS: house\n',
+    );
+    expect(result.status).toBe(0);
+    // The guesser's first question is its prompt with the first clue; the second is the next clue.
+    expect(result.stderr).toMatch(/\[human player\] [\s\S]*CLUE: [\s\S]*your answer> /);
+    expect(result.stderr.match(/\[human player\]/g)).toHaveLength(2);
+    expect(result.stdout.split('\n')[1]!.split(/\s+/)).toEqual([
+      'taboo',
+      'programmatic-t0.0--human-t0.0',
+      '1',
+      '100.00',
+      '50.00',
+      '50.00',
+    ]);
+  });
+
+  it('an answer that never comes (stdin ended) fails the episode with an error, exit 1', async () => {
+    const result = await run(
+      [
+        'run',
+        '-g',
+        'wordle',
+        '-m',
+        'human',
+        '-e',
+        'high_frequency',
+        '--instance-ids',
+        '0',
+        '--results',
+        join(scratch, 'nobody'),
+      ],
+      root,
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('no answer: the input ended');
   });
 });
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
-import { AppError } from '../../src-shared/errors.js';
 import { games } from '../../src-shared/games/catalog.js';
 import type { EvalResult } from '../../src-shared/games/eval.js';
 import { evaluate } from '../../src-shared/games/eval.js';
@@ -11,6 +11,7 @@ import { executeRun, planRun, type RunSummary } from '../games/runner.js';
 import { findAppRoot } from '../paths.js';
 import { exitCodes } from './exit-codes.js';
 import { collect, numberOption, registryOption, servicesForCommand } from './options.js';
+import { lineReader, terminalHuman } from './terminal-input.js';
 
 /** The results folder when none is given: `./results`, clembench's habit. */
 const defaultResultsDir = 'results';
@@ -151,10 +152,20 @@ function registerRun(program: Command): void {
         controller.abort();
       };
       process.on('SIGINT', interrupt);
+      // A human player answers on the terminal, as in `clemplay chat`; stdin is read only once one is asked.
+      const terminal: { readline?: Interface; nextLine?: () => Promise<string | null> } = {};
+      const person = terminalHuman(() => {
+        if (terminal.nextLine === undefined) {
+          terminal.readline = createInterface({ input: process.stdin, terminal: process.stdin.isTTY === true });
+          terminal.readline.on('SIGINT', interrupt);
+          terminal.nextLine = lineReader(terminal.readline);
+        }
+        return terminal.nextLine();
+      });
       try {
         const resultsDir = resolve(options.results);
         const plan = await planRun(
-          services,
+          { ...services, backendContext: { ...services.backendContext, humanInput: person } },
           {
             games: options.game,
             models: options.model,
@@ -170,12 +181,6 @@ function registerRun(program: Command): void {
           },
           createGameResources(),
         );
-        if (plan.contestants.some((contestant) => contestant.backend === 'human')) {
-          throw new AppError(
-            'invalid-input',
-            'a human player cannot play from `clemplay run` yet: play on the Games page',
-          );
-        }
         const progress = progressReporter(process.stderr);
         const summary: RunSummary = await executeRun(plan, {
           version: services.version,
@@ -196,6 +201,7 @@ function registerRun(program: Command): void {
         else if (summary.failed.length > 0) process.exitCode = exitCodes.error;
       } finally {
         process.off('SIGINT', interrupt);
+        terminal.readline?.close();
         await services.dispose();
       }
     });

@@ -2,6 +2,7 @@ import { lazy, memo, Suspense, useState } from 'react';
 import type { ContextMeter as Meter, ParticipantView, SessionView } from '../../src-shared/conversation/session';
 import {
   currentVersion,
+  gameMasterSpeaker,
   userSpeaker,
   type MessageVersion,
   type TranscriptMessage,
@@ -132,7 +133,13 @@ const MessageItem = memo(
     const version = currentVersion(message);
     const fromUser = message.speaker === userSpeaker;
     const kind = fromUser ? 'user' : participant === undefined ? 'system' : 'assistant';
-    const name = fromUser ? 'You' : participant === undefined ? message.speaker : participantName(participant);
+    const name = fromUser
+      ? 'You'
+      : participant !== undefined
+        ? participantName(participant)
+        : message.speaker === gameMasterSpeaker
+          ? 'Game master'
+          : message.speaker;
     return (
       <li className={`message ${kind}`} data-testid={`message-${kind}`} data-speaker={message.speaker}>
         <div className="message-head">

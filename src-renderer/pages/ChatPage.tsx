@@ -6,7 +6,7 @@ import { ChatParameters, draftOf, optionsOf, type ParameterDraft } from '../comp
 import { ModelPicker } from '../components/ModelPicker';
 import { ContextMeter, modelName, queryText, Transcript } from '../components/Transcript';
 import { useSessionStore } from '../sessions';
-import { modelFromHash, sessionFromHash, showSession } from '../store';
+import { modelFromHash, openWithModel, sessionFromHash, showSession } from '../store';
 
 /** Messages shown at first in a long chat; earlier ones come in blocks of this size on request. */
 const messageWindow = 100;
@@ -161,6 +161,9 @@ export function ChatPage() {
               onClick={() => setShowParameters(!showParameters)}
             >
               Parameters
+            </button>
+            <button type="button" data-testid="chat-games" onClick={() => openWithModel('games', query)}>
+              Play a game with this model
             </button>
           </div>
           {showParameters && (
