@@ -399,8 +399,8 @@ function RunForm({ games, onStarted }: { games: GameInfo[]; onStarted(view: RunV
         <div className="banner notice-banner row" data-testid="game-quick">
           <Gamepad2 aria-hidden size={16} />
           <span className="grow">
-            Quick play with <code>{sent}</code>: one episode of {game.name}
-            {game.roles.length > 1 ? ', playing every role' : ''}.
+            Quick play with <code>{sent}</code>: one episode of {game.name} with the players below (the model in every
+            role unless you change them; press “Play it myself” to play against it).
           </span>
           <button
             type="button"
