@@ -76,22 +76,25 @@ test.describe('Games in Chromium', () => {
   test('stops a run, keeping what finished, and resumes it', async ({ page }) => {
     await openGames(page);
     await page.getByTestId('game-select').selectOption('taboo');
-    await page.getByTestId('game-experiment').selectOption('medium_frequency');
-    await page.getByTestId('game-instances').fill('8');
+    // Every instance of every experiment: 30 episodes, four at a time, about 0.8 s each, so a stop after the first
+    // ones finished comes well before the end.
+    await page.getByTestId('game-experiment').selectOption('');
+    await page.getByTestId('game-instances').fill('');
     await page.getByTestId('game-player-1').fill('slow');
     await page.getByTestId('game-player-2').fill('never-right');
+    await expect(page.getByTestId('game-run')).toHaveText(/Run 30 episodes/);
     await page.getByTestId('game-run').click();
 
     const progress = page.getByTestId('game-progress');
     // A model's answer streams into the transcript while the episode plays.
     await expect(page.getByTestId('game-episode-status')).toHaveText('playing');
-    await expect(progress).toContainText(/[1-7] \/ 8 episodes/);
+    await expect(progress).toContainText(/[1-9] \/ 30 episodes/);
     await page.getByTestId('game-stop').click();
     await expect(progress).toHaveAttribute('data-status', 'stopped');
     const text = (await progress.textContent()) ?? '';
-    const finished = Number(/(\d+) \/ 8 episodes/.exec(text)?.[1]);
+    const finished = Number(/(\d+) \/ 30 episodes/.exec(text)?.[1]);
     expect(finished).toBeGreaterThan(0);
-    expect(finished).toBeLessThan(8);
+    expect(finished).toBeLessThan(30);
     await expect(scoreCells(page)).toHaveText([
       'taboo',
       'slow-t0.0--never-right-t0.0',
@@ -102,11 +105,11 @@ test.describe('Games in Chromium', () => {
     ]);
 
     await page.getByTestId('game-resume').click();
-    await expect(progress).toHaveAttribute('data-status', 'done');
+    await expect(progress).toHaveAttribute('data-status', 'done', { timeout: 30_000 });
     await expect(progress).toContainText(
-      `${8 - finished} / ${8 - finished} episodes (${finished} complete from before`,
+      `${30 - finished} / ${30 - finished} episodes (${finished} complete from before`,
     );
-    await expect(scoreCells(page)).toHaveText(['taboo', 'slow-t0.0--never-right-t0.0', '8', '100.00', '0.00', '0.00']);
+    await expect(scoreCells(page)).toHaveText(['taboo', 'slow-t0.0--never-right-t0.0', '30', '100.00', '0.00', '0.00']);
   });
 
   test('a person takes the guesser role and plays against the rule-based describer', async ({ page }) => {

@@ -103,16 +103,15 @@ describe('game runs as jobs', () => {
   it('a stopped run keeps what finished; resuming it plays only the rest', async () => {
     const run = await services.games.start({
       games: ['taboo'],
-      models: [slow('stop-describer', 'CLUE: a thing people know'), slow('stop-guesser', 'GUESS: nothing')],
+      models: [slow('stop-describer', 'CLUE: a thing people know', 20), slow('stop-guesser', 'GUESS: nothing', 20)],
       experiments: ['medium_frequency'],
-      instances: 8,
     });
     await follow(run.id, (view) => view.progress.played >= 1);
     const stopped = await services.games.stop(run.id);
     expect(stopped.status).toBe('stopped');
     const played = stopped.progress.played;
     expect(played).toBeGreaterThanOrEqual(1);
-    expect(played).toBeLessThan(8);
+    expect(played).toBeLessThan(10);
     const results = await services.games.results(stopped.models_folders);
     expect(results.episodes.filter((episode) => episode.status === 'lose')).toHaveLength(played);
     expect(results.episodes.every((episode) => ['lose', 'incomplete'].includes(episode.status))).toBe(true);
@@ -124,11 +123,11 @@ describe('game runs as jobs', () => {
     const { view } = await follow(run.id, ended);
     expect(view).toMatchObject({
       status: 'done',
-      progress: { skipped: played, played: 8 - played, total: 8 - played },
+      progress: { skipped: played, played: 10 - played, total: 10 - played },
     });
     const complete = await services.games.results(view.models_folders);
-    expect(complete.episodes.filter((episode) => episode.status === 'lose')).toHaveLength(8);
-    expect(complete.eval.rows).toEqual([expect.objectContaining({ game: 'taboo', episodes: 8, played: 100 })]);
+    expect(complete.episodes.filter((episode) => episode.status === 'lose')).toHaveLength(10);
+    expect(complete.eval.rows).toEqual([expect.objectContaining({ game: 'taboo', episodes: 10, played: 100 })]);
   });
 
   it('refuses what it cannot do, saying why', async () => {

@@ -5,11 +5,12 @@ import { procedure, router } from '../trpc.js';
 
 /** A game's name, as `games.list` gives it. */
 const gameName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a game name such as "taboo"');
-/** One folder name of the results folder's layout: letters, digits, `.`, `_`, `+`, `-`; never `.` or `..`. */
+/** One folder name of the results folder's layout: no path separator, never `.` or `..`, so it stays inside. */
 const folderName = z
   .string()
+  .min(1)
   .max(255)
-  .regex(/^[A-Za-z0-9._+-]+$/, 'a folder name of letters, digits, ".", "_", "+" and "-"')
+  .regex(/^[^/\\\0]+$/, 'a folder name, without "/" or "\\"')
   .refine((name) => !/^\.+$/.test(name), 'a folder name, not "." or ".."');
 const runId = z.string().regex(/^run-[a-z0-9]{1,16}-[0-9a-f]{6}$/, 'a run id as `games.start` gives it');
 const playerId = z.string().regex(/^player-[1-9]$/, 'a player such as "player-1"');
