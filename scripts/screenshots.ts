@@ -40,7 +40,7 @@ const pages: { id: string; prepare?: (page: Page) => Promise<void> }[] = [
       await page.getByTestId('game-instances').fill('3');
       await page.getByTestId('game-run').click();
       await page.getByTestId('game-score-row').waitFor();
-      await page.getByTestId('game-chart').scrollIntoViewIfNeeded();
+      await page.getByTestId('game-chart').evaluate((chart) => chart.scrollIntoView({ block: 'start' }));
     },
   },
   { id: 'local-models', prepare: (page) => page.getByTestId('local-model-row').first().waitFor() },
