@@ -212,10 +212,12 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   });
   const version = readAppVersion(appRoot);
   const resultsDir = join(dataDir, 'results');
+  const parallelEpisodes = Number(environment.CLEMPLAY_PARALLEL_EPISODES);
   const games = new GameRuns({
     services: { registry, backendContext, version, appRoot },
     resultsDir,
     humanInput,
+    ...(Number.isInteger(parallelEpisodes) && parallelEpisodes > 0 ? { concurrency: parallelEpisodes } : {}),
   });
   return {
     version,

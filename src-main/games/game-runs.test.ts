@@ -152,6 +152,37 @@ describe('game runs as jobs', () => {
   });
 });
 
+describe('episodes at once', () => {
+  /** The most episodes a run had playing at the same time, from its events. */
+  async function mostAtOnce(runs: AppServices['games']): Promise<number> {
+    const run = await runs.start({
+      games: ['taboo'],
+      models: [slow('parallel-describer', 'CLUE: a thing people know'), slow('parallel-guesser', 'GUESS: nothing')],
+      experiments: ['low_frequency'],
+      instances: 4,
+    });
+    const controller = new AbortController();
+    let view: RunView | null = null;
+    let most = 0;
+    for await (const entry of runs.subscribe(run.id, null, controller.signal)) {
+      view = applyRunEvent(view, entry.event);
+      most = Math.max(most, view!.episodes.filter((episode) => episode.status === 'playing').length);
+      if (view!.status !== 'running') controller.abort();
+    }
+    return most;
+  }
+
+  it('plays four at once with remote models, or as many as CLEMPLAY_PARALLEL_EPISODES says', async () => {
+    expect(await mostAtOnce(services.games)).toBe(4);
+    const one = await createTestServices({ environment: { CLEMPLAY_PARALLEL_EPISODES: '1' } });
+    try {
+      expect(await mostAtOnce(one.games)).toBe(1);
+    } finally {
+      await one.dispose();
+    }
+  });
+});
+
 describe('a person in a game', () => {
   const person: JsonObject = { model_name: 'person', backend: 'human' };
 
