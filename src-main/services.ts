@@ -7,6 +7,7 @@ import { VoteStore } from './conversation/vote-store.js';
 import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
+import { ModelServer } from './openai-api/model-server.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
 import { SettingsStore } from './settings/settings-store.js';
@@ -37,6 +38,8 @@ export interface AppServices {
   readonly settings: SettingsStore;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
+  /** The OpenAI-compatible API serving the registry's models to other apps (`clemplay api`, Settings). */
+  readonly modelServer: ModelServer;
   /** Stops watchers and frees what the services hold. */
   dispose(): Promise<void>;
 }
@@ -120,6 +123,15 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     store: new SessionStore({ dataDir }),
     votes,
   });
+  const modelServer = new ModelServer({
+    registry,
+    backendContext,
+    modelsDirs: () => localModels.modelsDirs,
+    entries: () => registry.entries(),
+    laneCapacity: (id) => localModels.status().models.find((model) => model.id === id)?.settings.parallel ?? 1,
+    credentials,
+    environment,
+  });
   return {
     version: readAppVersion(appRoot),
     appRoot,
@@ -133,8 +145,10 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     backendContext,
     localModels,
     settings,
+    modelServer,
     async dispose() {
-      // Sessions first: they stop their replies and save, then the models they held can go.
+      // Requests and sessions first: they stop their replies (sessions save), then the models they held can go.
+      await modelServer.dispose();
       await sessions.dispose();
       registry.close();
       await localModels.dispose();

@@ -128,20 +128,23 @@ function refuseUpgrade(socket: Duplex, status: 401 | 403, reason: string): void 
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
 }
 
-function listen(server: Server, port: number): Promise<number> {
+/**
+ * Starts `server` listening on `address`:`port` (0: a free port) and resolves with the port; a port in use (or an
+ * address this machine does not have) is a `network` error that says what to do.
+ */
+export function listen(server: Server, port: number, address: string = webHostAddress): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
         error.code === 'EADDRINUSE'
-          ? new AppError(
-              'network',
-              `port ${port} on ${webHostAddress} is already in use; pick another with --port, or --port 0`,
-            )
-          : error,
+          ? new AppError('network', `port ${port} on ${address} is already in use; pick another with --port, or --port 0`)
+          : error.code === 'EADDRNOTAVAIL'
+            ? new AppError('network', `${address} is not an address of this machine; check --host`)
+            : error,
       );
     };
     server.once('error', onError);
-    server.listen(port, webHostAddress, () => {
+    server.listen(port, address, () => {
       server.off('error', onError);
       const address = server.address();
       resolve(typeof address === 'object' && address !== null ? address.port : port);
