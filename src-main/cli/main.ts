@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { toAppErrorShape } from '../../src-shared/errors.js';
 import { findAppRoot, readAppVersion } from '../paths.js';
+import { registerApiCommand } from './api.js';
 import { registerChatCommand } from './chat.js';
 import { exitCodeFor, exitCodes } from './exit-codes.js';
 import { registerLocalModelCommands } from './local-models.js';
@@ -19,6 +20,7 @@ export function createProgram(): Command {
   registerRegistryCommands(program);
   registerChatCommand(program);
   registerLocalModelCommands(program);
+  registerApiCommand(program);
   return program;
 }
 

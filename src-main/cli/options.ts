@@ -13,12 +13,18 @@ export const registryOption = {
 } as const;
 
 /**
- * Services for a one-shot command. A `--registry` file that is missing or does not load is an `invalid-spec` error
+ * Services for a command. A `--registry` file that is missing or does not load is an `invalid-spec` error
  * (exit 2): the user named it. A broken file of the default stack is reported on stderr and the others are used,
- * as in the app.
+ * as in the app. Long-running commands pass `watch`, so registry edits apply while they run.
  */
-export async function servicesForCommand(registryFiles: readonly string[] | undefined): Promise<AppServices> {
-  const services = await createAppServices(registryFiles && registryFiles.length > 0 ? { registryFiles } : {});
+export async function servicesForCommand(
+  registryFiles: readonly string[] | undefined,
+  options: { watch?: boolean } = {},
+): Promise<AppServices> {
+  const services = await createAppServices({
+    ...(registryFiles && registryFiles.length > 0 ? { registryFiles } : {}),
+    ...(options.watch === true ? { watch: true } : {}),
+  });
   const problems: string[] = [];
   for (const file of services.registry.files()) {
     const named = file.role === 'explicit';
