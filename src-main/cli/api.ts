@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { webHostAddress } from '../host/web-host.js';
 import { apiKeyEnvironmentVariable, type ModelServerStatus } from '../openai-api/model-server.js';
-import { defaultApiPort } from '../openai-api/openai-api-server.js';
+import { defaultApiPort } from '../../src-shared/model-server.js';
 import type { ServedRequest } from '../openai-api/request-log.js';
 import type { AppServices } from '../services.js';
 import { collect, registryOption, servicesForCommand } from './options.js';

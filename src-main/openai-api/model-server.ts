@@ -2,12 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../../src-shared/errors.js';
 import { keyHint, type CredentialStore } from '../credentials/credential-store.js';
 import { webHostAddress } from '../host/web-host.js';
-import {
-  defaultApiPort,
-  startOpenAIApiServer,
-  type OpenAIApiDependencies,
-  type OpenAIApiServer,
-} from './openai-api-server.js';
+import { defaultApiPort } from '../../src-shared/model-server.js';
+import { startOpenAIApiServer, type OpenAIApiDependencies, type OpenAIApiServer } from './openai-api-server.js';
 import { RequestLog, type ServedRequest } from './request-log.js';
 
 /**

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { StreamPart, Usage } from '../../src-shared/chat.js';
 import type { SpecSource } from '../../src-shared/conversation/session.js';
 import { toAppErrorShape, type AppErrorShape } from '../../src-shared/errors.js';
+import { defaultApiPort } from '../../src-shared/model-server.js';
 import { openModel, streamReply, type OpenedModel } from '../conversation/open-model.js';
 import { listen, webHostAddress } from '../host/web-host.js';
 import type { ListedEntry } from '../registry/registry-stack.js';
@@ -21,9 +22,6 @@ import { ModelLanes } from './model-lanes.js';
 import { errorResponse, openAIErrorBody, type OpenAIErrorBody } from './openai-errors.js';
 import { RequestLog, type ServedRequest } from './request-log.js';
 import { untrustedRequestDependencies, type TrustedDependencies, type WithheldKey } from './untrusted-request.js';
-
-/** The port `clemplay api` and the app's switch use unless told otherwise (llama.cpp's server has 8080). */
-export const defaultApiPort = 41707;
 
 /** Request bodies larger than this (bytes) are refused with 413: long chats are megabytes, not more. */
 const maximumBodyBytes = 32 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
+import { ModelServerSettings } from '../components/ModelServerSettings';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
@@ -177,6 +178,8 @@ export function SettingsPage() {
       )}
       <h2>API keys</h2>
       <ApiKeys />
+      <h2>Serve models to other apps</h2>
+      <ModelServerSettings />
       <h2>Connection check</h2>
       <Ticks />
     </section>
