@@ -137,7 +137,10 @@ export function listen(server: Server, port: number, address: string = webHostAd
     const onError = (error: NodeJS.ErrnoException): void => {
       reject(
         error.code === 'EADDRINUSE'
-          ? new AppError('network', `port ${port} on ${address} is already in use; pick another with --port, or --port 0`)
+          ? new AppError(
+              'network',
+              `port ${port} on ${address} is already in use; pick another with --port, or --port 0`,
+            )
           : error.code === 'EADDRNOTAVAIL'
             ? new AppError('network', `${address} is not an address of this machine; check --host`)
             : error,
