@@ -12,6 +12,7 @@ interface Benchmark {
 const benchmarks: Benchmark[] = [
   { name: 'resolve', run: async () => (await import('./resolve.js')).main() },
   { name: 'stream', run: async () => (await import('./stream.js')).main() },
+  { name: 'api', run: async () => (await import('./api.js')).main() },
   { name: 'llamacpp', run: async () => (await import('./llamacpp.js')).main() },
 ];
 
