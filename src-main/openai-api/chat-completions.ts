@@ -205,7 +205,7 @@ export function usageChunk(identity: CompletionIdentity, usage: Usage | undefine
 /** The result of reading a whole reply, for a response that is not streamed. */
 export type CollectedReply =
   | { ok: true; text: string; reasoning: string; usage: Usage | undefined; finishReason: 'stop' | 'length' }
-  | { ok: false; error: AppErrorShape; stopped: boolean };
+  | { ok: false; error: AppErrorShape; stopped: boolean; usage: Usage | undefined };
 
 /** Reads a reply's parts to the end; an `end: abort` is `stopped` (the client left or the server is stopping). */
 export async function collectReply(parts: AsyncIterable<StreamPart>, onText: () => void): Promise<CollectedReply> {
@@ -227,16 +227,17 @@ export async function collectReply(parts: AsyncIterable<StreamPart>, onText: () 
         break;
       case 'end':
         if (part.reason === 'abort') {
-          return { ok: false, stopped: true, error: { code: 'aborted', message: 'The reply was stopped.' } };
+          return { ok: false, stopped: true, usage, error: { code: 'aborted', message: 'The reply was stopped.' } };
         }
         return { ok: true, text, reasoning, usage, finishReason: part.reason };
       case 'error':
-        return { ok: false, stopped: false, error: part.error };
+        return { ok: false, stopped: false, usage, error: part.error };
       case 'human-input-needed':
         break;
     }
   }
-  return { ok: false, stopped: false, error: { code: 'internal', message: 'The model ended without saying why.' } };
+  const error: AppErrorShape = { code: 'internal', message: 'The model ended without saying why.' };
+  return { ok: false, stopped: false, usage, error };
 }
 
 /** The `chat.completion` body of a finished reply. */

@@ -314,7 +314,7 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
       log.update(record, { http_status: 200 });
       return finish(record, reply.usage, 'done');
     }
-    if (reply.stopped) return stoppedEarly(exchange);
+    if (reply.stopped) return stoppedEarly(exchange, reply.usage);
     return fail(exchange, reply.error, withheld());
   };
 

@@ -51,7 +51,7 @@ const errorKinds: Record<ErrorCode, ErrorKind> = {
   timeout: { status: 502, type: 'upstream_error', code: 'upstream_timeout', param: null },
   'model-load': { status: 500, type: 'server_error', code: 'model_load', param: 'model' },
   'out-of-memory': { status: 503, type: 'server_error', code: 'out_of_memory', param: 'model' },
-  aborted: { status: 499, type: 'server_error', code: 'aborted', param: null },
+  aborted: { status: 503, type: 'server_error', code: 'stopped', param: null },
   internal: { status: 500, type: 'server_error', code: 'internal', param: null },
 };
 
