@@ -14,6 +14,8 @@ const benchmarks: Benchmark[] = [
   { name: 'stream', run: async () => (await import('./stream.js')).main() },
   { name: 'api', run: async () => (await import('./api.js')).main() },
   { name: 'llamacpp', run: async () => (await import('./llamacpp.js')).main() },
+  { name: 'games', run: async () => (await import('./games.js')).main() },
+  { name: 'page', run: async () => (await import('./page.js')).main() },
 ];
 
 const wanted = process.argv.slice(2);

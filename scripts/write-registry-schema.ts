@@ -5,11 +5,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { findAppRoot } from '../src-main/paths.js';
-import { registryJsonSchema } from '../src-main/registry/registry-schema.js';
+import { registryEntryAdviceJsonSchema, registryJsonSchema } from '../src-main/registry/registry-schema.js';
 
-const path = join(findAppRoot(), 'registry', 'model_registry.schema.json');
-// Formatted as `prettier --check` expects, so the generated file passes the lint step unchanged.
-const config = (await resolveConfig(path)) ?? {};
-const text = await format(JSON.stringify(registryJsonSchema(), null, 2), { ...config, filepath: path });
-await writeFile(path, text);
-process.stdout.write(`wrote ${path}\n`);
+const schemas = {
+  'model_registry.schema.json': registryJsonSchema(),
+  // The entry with the keys clemplay reads: the editors' completions, hover docs and warnings.
+  'model_registry.entry.schema.json': registryEntryAdviceJsonSchema(),
+};
+for (const [name, schema] of Object.entries(schemas)) {
+  const path = join(findAppRoot(), 'registry', name);
+  // Formatted as `prettier --check` expects, so the generated file passes the lint step unchanged.
+  const config = (await resolveConfig(path)) ?? {};
+  await writeFile(path, await format(JSON.stringify(schema, null, 2), { ...config, filepath: path }));
+  process.stdout.write(`wrote ${path}\n`);
+}

@@ -20,8 +20,10 @@ export interface AppServices {
   readonly appRoot: string;
   /** Where settings, the user registry and credentials live. */
   readonly configDir: string;
-  /** Where chats and downloaded models live. */
+  /** Where chats, downloaded models and results live. */
   readonly dataDir: string;
+  /** Game results in clembench's layout: `<data>/results`. */
+  readonly resultsDir: string;
   /** The registry files, their entries and lookups. */
   readonly registry: RegistryStack;
   /** API keys: the OS key store (Electron), environment variables, clemcore's key.json, a 0600 file. */
@@ -44,14 +46,40 @@ export interface AppServices {
   dispose(): Promise<void>;
 }
 
+/** Where a process keeps a person's files, as `app.info` and `clemplay folders` report them. */
+export interface FolderReport {
+  /** settings.json, the user registry, credentials. */
+  config: string;
+  /** chats/, and by default models/ and results/. */
+  data: string;
+  /** The models folders in use; downloads go to the first. */
+  models: string[];
+  /** Game results. */
+  results: string;
+}
+
+/** The folders `services` uses right now (the models folders can change while it runs). */
+export function foldersOf(services: AppServices): FolderReport {
+  return {
+    config: services.configDir,
+    data: services.dataDir,
+    models: [...services.localModels.modelsDirs],
+    results: services.resultsDir,
+  };
+}
+
 /** Options of {@link createAppServices}; every field has a default for a normal CLI or web-host run. */
 export interface AppServicesOptions {
   appRoot?: string;
-  /** The working directory, whose model_registry.json tops the stack; default process.cwd(). */
-  cwd?: string;
-  /** Default `$XDG_CONFIG_HOME/clemplay`; Electron passes its userData folder. */
+  /**
+   * The working directory, whose model_registry.json tops the stack, whose key.json is read, where a relative
+   * `model_path` is looked up first; null: none (a packaged app, started from a launcher in `/`). Default
+   * process.cwd().
+   */
+  cwd?: string | null;
+  /** Default: the config folder of `appFolders()` (paths.ts). */
   configDir?: string;
-  /** Default `$XDG_DATA_HOME/clemplay`; Electron passes its userData folder. */
+  /** Default: the data folder of `appFolders()` (paths.ts). */
   dataDir?: string;
   /** `--registry FILE` options: replace the stack with exactly these files. */
   registryFiles?: readonly string[];
@@ -77,20 +105,33 @@ async function savedModelsDirs(settings: SettingsStore): Promise<string[] | unde
   }
 }
 
+/**
+ * The models folders in effect, the same for the app, the CLI and the web host: CLEMPLAY_MODELS_DIRS (a one-off run)
+ * wins over settings.json's `models_dirs`, which wins over `<data>/models`.
+ */
+export async function effectiveModelsDirs(
+  configDir: string,
+  dataDir: string,
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<string[]> {
+  const saved = environment.CLEMPLAY_MODELS_DIRS ? undefined : await savedModelsDirs(new SettingsStore(configDir));
+  return saved ?? defaultModelsDirs(dataDir, environment);
+}
+
 export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
   const appRoot = options.appRoot ?? findAppRoot();
   const configDir = options.configDir ?? defaultConfigDir();
   const dataDir = options.dataDir ?? defaultDataDir();
+  const cwd = options.cwd === undefined ? process.cwd() : options.cwd;
   const registry = await RegistryStack.open(
     defaultRegistryFiles({
-      cwd: options.cwd ?? process.cwd(),
+      cwd,
       userDir: configDir,
       officialPath: join(appRoot, 'registry', 'model_registry.json'),
       ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
     }),
   );
   if (options.watch) registry.watch();
-  const cwd = options.cwd ?? process.cwd();
   const credentials = new CredentialStore({
     configDir,
     workingDirectory: cwd,
@@ -102,11 +143,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const settings = new SettingsStore(configDir);
   const environment = options.environment ?? process.env;
   const localModels = createLocalModelService({
-    // CLEMPLAY_MODELS_DIRS (a one-off run) wins over the saved setting, which wins over <data>/models.
-    modelsDirs:
-      options.modelsDirs ??
-      (environment.CLEMPLAY_MODELS_DIRS ? undefined : await savedModelsDirs(settings)) ??
-      defaultModelsDirs(dataDir, environment),
+    modelsDirs: options.modelsDirs ?? (await effectiveModelsDirs(configDir, dataDir, environment)),
     cwd,
   });
   const backendContext: BackendContext = {
@@ -137,6 +174,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     appRoot,
     configDir,
     dataDir,
+    resultsDir: join(dataDir, 'results'),
     registry,
     credentials,
     sessions,

@@ -2,6 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import './styles.css';
+import './theme-store';
 
 // The web host's token arrived in the URL and now lives in an HttpOnly cookie; keep it out of the address bar.
 if (new URLSearchParams(window.location.search).has('token')) {

@@ -1,6 +1,10 @@
 import { create } from 'zustand';
 import { api, describeError } from './api/client';
 import type { ApiClient } from './api/client';
+import { useConnectionStore } from './connection-store';
+import { hashPage, hashParameter, pageHash } from './routes';
+
+export { hashParameter, pageHash } from './routes';
 
 /** The pages of the app, in navigation order. */
 export const pages = [
@@ -20,29 +24,42 @@ type RegistryRows = Awaited<ReturnType<ApiClient['registry']['list']['query']>>;
 type RegistryFiles = Awaited<ReturnType<ApiClient['registry']['files']['query']>>;
 
 function pageFromHash(hash: string): PageId {
-  const id = hash.replace(/^#\/?/, '').split('?')[0];
+  const id = hashPage(hash);
   return pages.find((page) => page.id === id)?.id ?? 'registry';
 }
 
-/** The parameters after `?` in the address's hash, such as `#/chat?session=…`. */
-export function hashParams(): URLSearchParams {
-  const hash = window.location.hash;
-  const start = hash.indexOf('?');
-  return new URLSearchParams(start === -1 ? '' : hash.slice(start + 1));
+/**
+ * The `model` a page was opened with (`#/chat?model=<encodeURIComponent(query)>`, as the Playground's actions link),
+ * or null. Pages read it once when they open.
+ */
+export function modelFromHash(): string | null {
+  return hashParameter(window.location.hash, 'model');
 }
 
-/** Sets (or, with null, removes) one hash parameter of the current page, so a reload comes back to the same place. */
-export function setHashParam(name: string, value: string | null): void {
-  const params = hashParams();
-  if (value === null) params.delete(name);
-  else params.set(name, value);
-  const page = window.location.hash.replace(/^#\/?/, '').split('?')[0] ?? '';
-  const query = params.toString();
-  window.history.replaceState(null, '', `#/${page}${query === '' ? '' : `?${query}`}`);
+/** Opens a page with a model prefilled: `openWithModel('chat', '{"model_name": "gpt-4o"}')`. */
+export function openWithModel(page: PageId, model: string): void {
+  window.location.hash = pageHash(page, { model });
+}
+
+/** The session a Chat or Pair page shows (`#/chat?session=<id>`), or null. */
+export function sessionFromHash(): string | null {
+  return hashParameter(window.location.hash, 'session');
+}
+
+/**
+ * Puts the session a page shows into the address (or, with null, takes it out) without a new history entry, so a
+ * reload comes back to the same conversation.
+ */
+export function showSession(id: string | null): void {
+  const page = hashPage(window.location.hash);
+  window.history.replaceState(null, '', pageHash(page, id === null ? {} : { session: id }));
 }
 
 interface AppState {
   page: PageId;
+  /** The Playground's query, kept while other pages are open. */
+  playgroundQuery: string;
+  setPlaygroundQuery(query: string): void;
   registry: { rows: RegistryRows; files: RegistryFiles; loading: boolean; error: string | null };
   goTo(page: PageId): void;
   loadRegistry(): Promise<void>;
@@ -50,9 +67,13 @@ interface AppState {
 
 export const useAppStore = create<AppState>((set) => ({
   page: pageFromHash(window.location.hash),
+  playgroundQuery: '{"model_name": "gpt-4o-mini", "temperature": 0}',
+  setPlaygroundQuery(query) {
+    set({ playgroundQuery: query });
+  },
   registry: { rows: [], files: [], loading: false, error: null },
   goTo(page) {
-    window.location.hash = `/${page}`;
+    window.location.hash = pageHash(page);
     set({ page });
   },
   async loadRegistry() {
@@ -71,3 +92,8 @@ window.addEventListener('hashchange', () => useAppStore.setState({ page: pageFro
 
 // Registry files are watched in main; any change (a save here, an edit in another editor) reloads the list.
 api.registry.changes.subscribe(undefined, { onData: () => void useAppStore.getState().loadRegistry() });
+
+// Changes made while the connection was down were not announced: reload once it is back.
+useConnectionStore.subscribe((state, previous) => {
+  if (state.opened > 1 && state.opened !== previous.opened) void useAppStore.getState().loadRegistry();
+});

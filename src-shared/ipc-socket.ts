@@ -1,7 +1,7 @@
 import type { ClemplayBridge } from './bridge.js';
 
 type SocketEvent = 'open' | 'message' | 'close' | 'error';
-type Listener = (event: { data?: string; code?: number; reason?: string }) => void;
+type Listener = (this: WebSocketLike, event: { data?: string; code?: number; reason?: string }) => void;
 
 /** The WebSocket ready states, as the WebSocket standard numbers them. */
 const readyStates = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -19,11 +19,13 @@ export interface WebSocketLike {
 /**
  * Makes a WebSocket-shaped class over the Electron preload bridge: tRPC's `createWSClient` accepts it as its
  * `WebSocket`, so the IPC transport reuses tRPC's own subscription and cancellation protocol unchanged.
- * Only one connection is open at a time per bridge (a window has one API client). `later` runs a callback in a
- * later task (setTimeout): the client attaches its listeners a few promise turns after constructing the socket,
- * so the open event must not fire in a microtask.
+ * Each socket is its own connection with its own id: when tRPC reconnects it opens the next socket before it closes
+ * the old one, and the two must not hear or close each other. `later` runs a callback in a later task
+ * (setTimeout): the client attaches its listeners a few promise turns after constructing the socket, so the open
+ * event must not fire in a microtask.
  */
 export function createIpcWebSocketClass(bridge: ClemplayBridge, later: (callback: () => void) => void) {
+  let lastConnectionId = 0;
   return class IpcWebSocket implements WebSocketLike {
     static readonly CONNECTING = readyStates.CONNECTING;
     static readonly OPEN = readyStates.OPEN;
@@ -38,12 +40,15 @@ export function createIpcWebSocketClass(bridge: ClemplayBridge, later: (callback
     binaryType = 'arraybuffer';
     private readonly listeners = new Map<SocketEvent, Set<Listener>>();
     private readonly stopListening: () => void;
+    private readonly connection = ++lastConnectionId;
 
     constructor(_url: string) {
-      this.stopListening = bridge.onMessage((data) => {
-        if (this.readyState === readyStates.OPEN) this.emit('message', { data });
+      this.stopListening = bridge.onMessage((reply) => {
+        if (reply.connection !== this.connection || this.readyState !== readyStates.OPEN) return;
+        if ('data' in reply) this.emit('message', { data: reply.data });
+        else this.closeHere(1011, 'closed by main');
       });
-      bridge.open();
+      bridge.open(this.connection);
       // Open asynchronously, as a real socket does, so listeners added after construction see the event.
       later(() => {
         if (this.readyState !== readyStates.CONNECTING) return;
@@ -64,19 +69,24 @@ export function createIpcWebSocketClass(bridge: ClemplayBridge, later: (callback
 
     send(data: string): void {
       if (this.readyState !== readyStates.OPEN) throw new Error('IPC connection is not open');
-      bridge.send(data);
+      bridge.send(this.connection, data);
     }
 
     close(code = 1000): void {
       if (this.readyState === readyStates.CLOSED) return;
+      bridge.close(this.connection);
+      this.closeHere(code, '');
+    }
+
+    private closeHere(code: number, reason: string): void {
       this.readyState = readyStates.CLOSED;
       this.stopListening();
-      bridge.close();
-      this.emit('close', { code, reason: '' });
+      this.emit('close', { code, reason });
     }
 
     private emit(type: SocketEvent, event: Parameters<Listener>[0]): void {
-      for (const listener of [...(this.listeners.get(type) ?? [])]) listener(event);
+      // A WebSocket calls its listeners with `this` set to the socket; tRPC's PING listener relies on it.
+      for (const listener of [...(this.listeners.get(type) ?? [])]) listener.call(this, event);
     }
   };
 }

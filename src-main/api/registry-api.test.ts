@@ -90,9 +90,23 @@ describe('registry API: reading', () => {
 });
 
 describe('registry API: editing', () => {
+  it('saves an entry with an unknown backend or a wrong type, and says what looks wrong', async () => {
+    const saved = await caller.registry.save({ entry: entry('odd', { backend: 'anthropic', temperature: 'hot' }) });
+    expect(saved.index).toBe(0);
+    expect(saved.warnings).toEqual([
+      expect.stringContaining('backend "anthropic" is a clemcore backend'),
+      expect.stringMatching(/^temperature: expected number.*not "hot"$/),
+    ]);
+    expect(await namesIn(paths.user)).toEqual(['odd']);
+  });
+
   it('save creates in the user registry, updates in place with a version, and refuses a stale version', async () => {
-    expect(await caller.registry.save({ entry: entry('mine') })).toEqual({ file: paths.user, index: 0 });
-    expect(await caller.registry.save({ entry: entry('also-mine') })).toEqual({ file: paths.user, index: 1 });
+    expect(await caller.registry.save({ entry: entry('mine') })).toEqual({ file: paths.user, index: 0, warnings: [] });
+    expect(await caller.registry.save({ entry: entry('also-mine') })).toEqual({
+      file: paths.user,
+      index: 1,
+      warnings: [],
+    });
     const version = (await caller.registry.files()).find((file) => file.path === paths.user)?.version ?? '';
     await caller.registry.save({ file: paths.user, index: 0, entry: entry('renamed'), version });
     expect(await namesIn(paths.user)).toEqual(['renamed', 'also-mine']);

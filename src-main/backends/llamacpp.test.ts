@@ -344,6 +344,15 @@ describe('failures', () => {
     expect((await collect(await make(), { max_tokens: 1 })).at(-1)?.type).toBe('end');
   });
 
+  it('counts a prompt the way a generation does, before it is sent', async () => {
+    const model = await make({ context_size: 256 });
+    const messages = [{ role: 'user' as const, content: 'hello world '.repeat(5) }];
+    const measured = await model.measure!(messages);
+    expect(measured.context_size).toBe(256);
+    const parts = await collect(model, { max_tokens: 1 }, messages);
+    expect(usageOf(parts)?.input_tokens).toBe(measured.tokens);
+  });
+
   it('a conversation longer than the context is an error part, not a crash', async () => {
     const model = await make({ context_size: 64 });
     const parts = await collect(model, {}, [{ role: 'user', content: 'hello world '.repeat(60) }]);
@@ -352,7 +361,7 @@ describe('failures', () => {
         type: 'error',
         partial: false,
         error: expect.objectContaining({
-          code: 'invalid-input',
+          code: 'context-overflow',
           message: expect.stringMatching(/is \d+ tokens long, but the model's context holds \d+ — shorten it/),
         }),
       },

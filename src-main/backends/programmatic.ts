@@ -12,17 +12,28 @@ interface Script {
   delayMs: number;
 }
 
-function readScript(spec: JsonObject): Script {
+/** The spec's scripted `responses` (top level or `model_config`); null when it has none, `invalid-spec` when bad. */
+export function readResponses(spec: JsonObject): string[] | null {
   const responses = readSpecSetting(spec, 'responses');
-  if (responses !== undefined) {
-    const list = responses.value;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((item) => typeof item === 'string')) {
-      throw new AppError(
-        'invalid-spec',
-        `the programmatic spec's \`${responses.path}\` must be a non-empty list of strings`,
-      );
-    }
+  if (responses === undefined) return null;
+  const list = responses.value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((item) => typeof item === 'string')) {
+    throw new AppError(
+      'invalid-spec',
+      `the programmatic spec's \`${responses.path}\` must be a non-empty list of strings`,
+    );
   }
+  return list as string[];
+}
+
+/** The scripted answer for this turn: counted from the assistant turns so far, the last answer repeating. */
+export function scriptedAnswer(responses: readonly string[], messages: readonly ChatMessage[]): string {
+  const turn = messages.filter((message) => message.role === 'assistant').length;
+  return responses[Math.min(turn, responses.length - 1)] ?? '';
+}
+
+function readScript(spec: JsonObject): Script {
+  const responses = readResponses(spec);
   const echo = readSpecSetting(spec, 'echo');
   if (echo !== undefined && typeof echo.value !== 'boolean') {
     throw new AppError('invalid-spec', `the programmatic spec's \`${echo.path}\` must be true or false`);
@@ -34,21 +45,18 @@ function readScript(spec: JsonObject): Script {
       `the programmatic spec's \`${delay.path}\` must be milliseconds from 0 to 60000`,
     );
   }
-  if (echo?.value === true && responses !== undefined) {
+  if (echo?.value === true && responses !== null) {
     throw new AppError('invalid-spec', 'a programmatic spec has either `responses` or `echo: true`, not both');
   }
   return {
-    responses: responses === undefined ? null : (responses.value as string[]),
+    responses,
     delayMs: typeof delay?.value === 'number' ? delay.value : 0,
   };
 }
 
 /** The answer for this turn: stateless (counted from the conversation), so every replay of a chat is the same. */
 function answerFor(script: Script, messages: readonly ChatMessage[]): string {
-  if (script.responses !== null) {
-    const turn = messages.filter((message) => message.role === 'assistant').length;
-    return script.responses[Math.min(turn, script.responses.length - 1)] ?? '';
-  }
+  if (script.responses !== null) return scriptedAnswer(script.responses, messages);
   return [...messages].reverse().find((message) => message.role === 'user')?.content ?? '';
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { webHostAddress } from '../host/web-host.js';
+import { loopbackAddress } from '../host/listen.js';
 import { apiKeyEnvironmentVariable, type ModelServerStatus } from '../openai-api/model-server.js';
 import { defaultApiPort } from '../../src-shared/model-server.js';
 import type { ServedRequest } from '../openai-api/request-log.js';
@@ -72,7 +72,7 @@ export async function serveApi(options: ApiCommandOptions): Promise<AppServices>
   // Handlers first: whoever reads the lines below may signal at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  if (status.host !== webHostAddress) {
+  if (status.host !== loopbackAddress) {
     process.stderr.write(
       `warning: serving on ${status.host}, not only on this machine: anyone who can reach it and has the key can use ` +
         'your models and the quota of your upstream API keys.\n',

@@ -5,7 +5,9 @@ import type { DownloadProgress } from '../llama/download.js';
 import { formatBytes } from '../llama/failures.js';
 import type { ModelFileDetails } from '../llama/gguf-file.js';
 import type { GpuInfo } from '../llama/runtime.js';
-import { createLocalModelService, defaultModelsDirs, type LocalModelService } from '../llama/service.js';
+import { createLocalModelService, type LocalModelService } from '../llama/service.js';
+import { defaultConfigDir, defaultDataDir } from '../paths.js';
+import { effectiveModelsDirs } from '../services.js';
 
 /** Options of {@link registerLocalModelCommands}; tests pass their own service. */
 export interface LocalModelCommandOptions {
@@ -109,7 +111,11 @@ async function withService<T>(
 ): Promise<T> {
   const service =
     options.createService?.(modelsDirs) ??
-    createLocalModelService({ modelsDirs: modelsDirs ?? defaultModelsDirs(), idleUnloadMs: 0 });
+    createLocalModelService({
+      // The folders the app and the web host use too (settings.json's models_dirs included).
+      modelsDirs: modelsDirs ?? (await effectiveModelsDirs(defaultConfigDir(), defaultDataDir())),
+      idleUnloadMs: 0,
+    });
   try {
     return await work(service);
   } finally {

@@ -4,6 +4,8 @@ import { findAppRoot, readAppVersion } from '../paths.js';
 import { registerApiCommand } from './api.js';
 import { registerChatCommand } from './chat.js';
 import { exitCodeFor, exitCodes } from './exit-codes.js';
+import { registerFoldersCommand } from './folders.js';
+import { registerGameCommands } from './games-commands.js';
 import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
@@ -20,6 +22,8 @@ export function createProgram(): Command {
   registerRegistryCommands(program);
   registerChatCommand(program);
   registerLocalModelCommands(program);
+  registerGameCommands(program);
+  registerFoldersCommand(program);
   registerApiCommand(program);
   return program;
 }

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 import { AppError } from '../../src-shared/errors.js';
 import { createAppServices, type AppServices } from '../services.js';
 
@@ -38,4 +39,17 @@ export async function servicesForCommand(
     throw new AppError('invalid-spec', problems.join('\n'));
   }
   return services;
+}
+
+/** A commander parser for a number option; `integer` asks for a whole number, `minimum` bounds it from below. */
+export function numberOption(name: string, { integer = false, minimum }: { integer?: boolean; minimum?: number } = {}) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || (integer && !Number.isInteger(number))) {
+      throw new InvalidArgumentError(`${name} must be a${integer ? ' whole' : ''} number.`);
+    }
+    if (minimum !== undefined && number < minimum)
+      throw new InvalidArgumentError(`${name} must be at least ${minimum}.`);
+    return number;
+  };
 }

@@ -168,10 +168,13 @@ describe('clemplay resolve', () => {
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ model_name: 'human', backend: 'human' });
     const index = official.findIndex((row) => row.model_name === 'human');
-    expect(result.stderr).toBe(`from: official registry entry #${index}\n`);
+    expect(result.stderr).toBe(`from: official #${index}\n`);
   });
 
-  it('a variable catch-all reports its bindings', () => {
+  it('a variable catch-all (the README example, in the user registry) reports its bindings', () => {
+    home.file('config/clemplay/model_registry.json', [
+      { model_name: '?m', backend: 'openai_compatible', model_id: '?m', base_url: 'http://127.0.0.1:8080/v1' },
+    ]);
     const result = clemplay('resolve', 'my-local-model');
     expect(result.status).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ model_name: 'my-local-model', model_id: 'my-local-model' });
@@ -182,7 +185,16 @@ describe('clemplay resolve', () => {
     const result = clemplay('resolve', 'gpt-4', '--json', '--registry', smallRegistry());
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^error\[no-match\]: no registry entry matches .*nearest: gpt-4o/);
+    expect(result.stderr).toMatch(
+      /^error\[no-match\]: no registry entry matches .*did you mean "gpt-4o"\? Nearest: gpt-4o/,
+    );
+  });
+
+  it('a typo of an official name is an error that says which name was meant, not a guess at a local server', () => {
+    const result = clemplay('resolve', 'gpt-4o-mnii');
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('did you mean "gpt-4o-mini"?');
   });
 
   it('an invalid JSON query exits 2 with error[invalid-spec] and the line and column', () => {

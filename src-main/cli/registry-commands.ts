@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import { formatExplanation } from '../../src-shared/spec/explain.js';
+import { entryPlace } from '../../src-shared/spec/lookup.js';
 import { collect, registryOption, servicesForCommand } from './options.js';
 
 function text(value: unknown): string {
@@ -36,7 +37,7 @@ export function registerRegistryCommands(program: Command): void {
         const backendWidth = Math.max(7, ...entries.map((row) => text(row.entry.backend).length));
         process.stdout.write(`${'model_name'.padEnd(width)}  ${'backend'.padEnd(backendWidth)}  source\n`);
         for (const row of entries) {
-          const source = `${row.lookupSource === 'official' ? 'official' : row.file} #${row.index}`;
+          const source = entryPlace(row.lookupSource, row.index);
           process.stdout.write(
             `${text(row.entry.model_name).padEnd(width)}  ${text(row.entry.backend).padEnd(backendWidth)}  ${source}\n`,
           );
@@ -105,7 +106,7 @@ export function registerRegistryCommands(program: Command): void {
           process.stderr.write(
             source === null
               ? 'from: the query itself (it names a backend; no registry entry matched)\n'
-              : `from: ${source.lookupSource === 'official' ? 'official registry' : source.file} entry #${source.index}` +
+              : `from: ${entryPlace(source.lookupSource, source.index)}` +
                   (bindings === '' ? '\n' : ` (variables: ${bindings})\n`),
           );
         } finally {

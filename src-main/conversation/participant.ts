@@ -1,6 +1,12 @@
 import { endBeforeOutput, type ChatMessage, type GenerationOptions, type StreamPart } from '../../src-shared/chat.js';
 import type { ContextMeter } from '../../src-shared/conversation/session.js';
-import { estimateTokens, fitHistory } from '../../src-shared/conversation/transcript.js';
+import {
+  applyStreamPart,
+  estimateTokens,
+  fitHistory,
+  startVersion,
+  type MessageVersion,
+} from '../../src-shared/conversation/transcript.js';
 import { AppError, type AppErrorShape, toAppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { mergeGenerationOptions, readSpecSetting } from '../backends/options.js';
@@ -35,6 +41,20 @@ export interface PreparedTurn {
   history: ChatMessage[];
   /** Messages dropped from its start to fit. */
   dropped: number;
+}
+
+/** What a caller of {@link Participant.respond} may watch or set. */
+export interface TurnHooks {
+  /** Each stream part as it arrives (already folded into the version the turn returns). */
+  onPart?(part: StreamPart): void;
+  /** The model is made and the history checked: the reply starts streaming now. */
+  onStreaming?(): void;
+  /** This many messages were dropped from the start of the history to fit the context. */
+  onDropped?(count: number): void;
+  /** Generation options for this turn; default the participant's. */
+  options?: GenerationOptions;
+  /** The clock stamped on parts (milliseconds since the epoch); default Date.now. */
+  now?: () => number;
 }
 
 /** The context size a spec states (`context_size`, top level or in `model_config`), where it is a number. */
@@ -182,6 +202,46 @@ export class Participant {
       return;
     }
     yield* streamReply(model, { messages: history, options: options ?? this.config.options ?? {} }, signal);
+  }
+
+  /**
+   * One whole turn: makes the model (a local one loads here, so a model that can count its tokens counts them),
+   * fits the history to the context by `rule`, streams the reply and folds every part into a version with the shared
+   * reducer. `hooks` see each step as it happens (the session engine turns them into events; a game keeps the
+   * result). Never throws: every failure ends the version as an error.
+   */
+  async respond(
+    history: ChatMessage[],
+    rule: OverflowRule,
+    signal: AbortSignal,
+    hooks: TurnHooks = {},
+  ): Promise<MessageVersion> {
+    const now = hooks.now ?? Date.now;
+    let version = startVersion(now(), this.resolvedQuery?.spec);
+    const apply = (part: StreamPart): void => {
+      version = applyStreamPart(version, part, now());
+      hooks.onPart?.(part);
+    };
+    try {
+      await this.model(signal);
+    } catch (error) {
+      for (const part of endBeforeOutput(error, signal.aborted)) apply(part);
+      return version;
+    }
+    let prepared: PreparedTurn;
+    try {
+      prepared = await this.prepare(history, rule, signal);
+    } catch (error) {
+      for (const part of endBeforeOutput(error, signal.aborted)) apply(part);
+      return version;
+    }
+    if (prepared.dropped > 0) {
+      version = { ...version, dropped_turns: prepared.dropped };
+      hooks.onDropped?.(prepared.dropped);
+    }
+    hooks.onStreaming?.();
+    for await (const part of this.reply(prepared.history, signal, hooks.options)) apply(part);
+    return version;
   }
 
   /** Whether the registry now resolves the query differently from the held spec; sets {@link registryChanged}. */

@@ -1,6 +1,6 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 
-import { endBeforeOutput, type GenerationOptions, type StreamPart } from '../../src-shared/chat.js';
+import type { GenerationOptions, StreamPart } from '../../src-shared/chat.js';
 import type {
   ParticipantStatus,
   ParticipantView,
@@ -23,6 +23,7 @@ import {
 } from '../../src-shared/conversation/transcript.js';
 import { AppError } from '../../src-shared/errors.js';
 import type { RegistryStack } from '../registry/registry-stack.js';
+import { EventLog, type TrackedEvent } from '../jobs/event-log.js';
 import type { ModelDependencies, Query } from './open-model.js';
 import { Participant, type OverflowRule, type ParticipantConfig } from './participant.js';
 import { exportSessionJson, exportSessionMarkdown, describeParticipant } from './session-export.js';
@@ -74,10 +75,7 @@ export interface SessionEngineDependencies extends ModelDependencies {
 }
 
 /** A delivered session event with the id a client resumes after (`tracked` in tRPC). */
-export interface TrackedSessionEvent {
-  id: string;
-  event: SessionEvent;
-}
+export type TrackedSessionEvent = TrackedEvent<SessionEvent>;
 
 /** What starting replies returns: the new message ids, and a promise that settles when every reply has ended. */
 export interface StartedTurn {
@@ -86,9 +84,6 @@ export interface StartedTurn {
   finished: Promise<void>;
 }
 
-/** How many events a session keeps for clients that reconnect; an older resume point gets a snapshot instead. */
-const eventLogLimit = 5000;
-
 interface LiveSession {
   record: SessionRecord;
   participants: Map<string, Participant>;
@@ -96,11 +91,8 @@ interface LiveSession {
   /** Running replies by participant id. */
   replies: Map<string, AbortController>;
   dialogue: AbortController | null;
-  /** Resume ids are `<epoch>:<seq>`: the epoch changes when the session is loaded again, so old ids get a snapshot. */
-  epoch: string;
-  seq: number;
-  log: TrackedSessionEvent[];
-  listeners: Set<(entry: TrackedSessionEvent) => void>;
+  /** Its events for clients (a new log, with a new epoch, each time the session is loaded). */
+  events: EventLog<SessionEvent>;
   dirty: boolean;
   saveTimer: ReturnType<typeof setTimeout> | null;
   saving: Promise<void>;
@@ -249,10 +241,7 @@ export class SessionEngine {
       status: new Map(participants.map((participant) => [participant.id, 'idle'])),
       replies: new Map(),
       dialogue: null,
-      epoch: randomBytes(4).toString('hex'),
-      seq: 0,
-      log: [],
-      listeners: new Set(),
+      events: new EventLog<SessionEvent>(),
       dirty: false,
       saveTimer: null,
       saving: Promise.resolve(),
@@ -661,51 +650,13 @@ export class SessionEngine {
     signal: AbortSignal,
   ): AsyncGenerator<TrackedSessionEvent> {
     const live = await this.open(id);
-    const pending: TrackedSessionEvent[] = [];
-    let wake: (() => void) | null = null;
-    const listener = (entry: TrackedSessionEvent): void => {
-      pending.push(entry);
-      wake?.();
-    };
-    const onAbort = (): void => wake?.();
-    live.listeners.add(listener);
     this.cancelEviction(live);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      pending.unshift(...this.missedSince(live, lastEventId));
-      while (!signal.aborted) {
-        const next = pending.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
-      }
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      live.listeners.delete(listener);
-      this.scheduleEviction(live);
-    }
-  }
-
-  private missedSince(live: LiveSession, lastEventId: string | null | undefined): TrackedSessionEvent[] {
-    const [epoch, seqText] = (lastEventId ?? '').split(':');
-    const last = Number(seqText);
-    const oldest = live.log[0];
-    const replayable =
-      epoch === live.epoch &&
-      Number.isInteger(last) &&
-      last <= live.seq &&
-      (last === live.seq || (oldest !== undefined && this.seqOf(oldest) <= last + 1));
-    if (replayable) return live.log.filter((entry) => this.seqOf(entry) > last);
-    return [{ id: `${live.epoch}:${live.seq}`, event: { type: 'snapshot', session: this.viewOf(live) } }];
-  }
-
-  private seqOf(entry: TrackedSessionEvent): number {
-    return Number(entry.id.slice(entry.id.indexOf(':') + 1));
+    yield* live.events.subscribe(
+      lastEventId,
+      () => ({ type: 'snapshot', session: this.viewOf(live) }),
+      signal,
+      () => this.scheduleEviction(live),
+    );
   }
 
   // ---- internals -------------------------------------------------------------------------------------------------
@@ -752,32 +703,19 @@ export class SessionEngine {
     this.cancelEviction(live);
     this.setStatus(live, participant, participant.hasModel ? 'streaming' : 'loading');
     try {
-      try {
-        // Made first (a local model loads here), so that a model that can count its tokens counts them.
-        await participant.model(signal);
-      } catch (error) {
-        for (const part of endBeforeOutput(error, signal.aborted)) this.applyPart(live, messageId, part);
-        return this.versionOf(live, messageId);
-      }
       const index = this.indexOf(live, messageId);
       const history = historyFor(participant.id, live.record.messages.slice(0, index), participant.config.system);
-      let prepared;
-      try {
-        prepared = await participant.prepare(history, rule, signal);
-      } catch (error) {
-        for (const part of endBeforeOutput(error, signal.aborted)) this.applyPart(live, messageId, part);
-        return this.versionOf(live, messageId);
-      }
-      if (prepared.dropped > 0) {
-        this.updateMessage(live, messageId, (version) => ({ ...version, dropped_turns: prepared.dropped }));
-      }
-      this.setStatus(live, participant, 'streaming');
-      for await (const part of participant.reply(prepared.history, signal)) {
-        this.applyPart(live, messageId, part);
-        // After the part, so that a client that sees the status already has the question (or the answer).
-        if (part.type === 'human-input-needed') this.setStatus(live, participant, 'waiting-human');
-        else if (live.status.get(participant.id) === 'waiting-human') this.setStatus(live, participant, 'streaming');
-      }
+      await participant.respond(history, rule, signal, {
+        now: this.now,
+        onDropped: (count) => this.updateMessage(live, messageId, (version) => ({ ...version, dropped_turns: count })),
+        onStreaming: () => this.setStatus(live, participant, 'streaming'),
+        onPart: (part) => {
+          this.applyPart(live, messageId, part);
+          // After the part, so that a client that sees the status already has the question (or the answer).
+          if (part.type === 'human-input-needed') this.setStatus(live, participant, 'waiting-human');
+          else if (live.status.get(participant.id) === 'waiting-human') this.setStatus(live, participant, 'streaming');
+        },
+      });
       return this.versionOf(live, messageId);
     } finally {
       live.replies.delete(participant.id);
@@ -862,11 +800,7 @@ export class SessionEngine {
   }
 
   private emit(live: LiveSession, event: SessionEvent): void {
-    live.seq += 1;
-    const entry = { id: `${live.epoch}:${live.seq}`, event };
-    live.log.push(entry);
-    if (live.log.length > eventLogLimit) live.log.splice(0, live.log.length - eventLogLimit);
-    for (const listener of live.listeners) listener(entry);
+    live.events.emit(event);
   }
 
   private touch(live: LiveSession): void {
@@ -1030,11 +964,11 @@ export class SessionEngine {
   /** An unwatched, idle session leaves memory after a while (letting go of its models); its file stays. */
   private scheduleEviction(live: LiveSession): void {
     this.cancelEviction(live);
-    if (this.disposed || live.listeners.size > 0 || live.replies.size > 0 || live.dialogue !== null) return;
+    if (this.disposed || live.events.subscribers > 0 || live.replies.size > 0 || live.dialogue !== null) return;
     live.idleTimer = setTimeout(
       () => {
         live.idleTimer = null;
-        if (live.listeners.size > 0 || live.replies.size > 0 || live.dialogue !== null) return;
+        if (live.events.subscribers > 0 || live.replies.size > 0 || live.dialogue !== null) return;
         void this.retire(live);
       },
       this.dependencies.idleMs ?? 10 * 60 * 1000,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,9 @@ class FakeVault implements SecretVault {
   failDecrypt = false;
   isAvailable(): boolean {
     return this.available;
+  }
+  unavailableReason(): string {
+    return 'no keyring is running';
   }
   encrypt(text: string): Buffer {
     return Buffer.from(`vault:${scramble(Buffer.from(text, 'utf8')).toString('hex')}`, 'utf8');
@@ -116,6 +120,8 @@ describe('CredentialStore lookup order', () => {
     const cwdPath = await writeKeyJson('cwd', { openai: { api_key: 'sk-from-cwd-key-json-3333' } });
     expect(await fileStore.get('openai')).toBe('sk-from-cwd-key-json-3333');
     expect(await fileStore.status('openai')).toMatchObject({ source: 'key-json', location: cwdPath, hint: '…3333' });
+    // A packaged app has no working directory (it starts in `/`): only ~/.clemcore/key.json counts there.
+    expect(await makeStore({ workingDirectory: null }).get('openai')).toBe('sk-from-home-key-json-2222');
 
     const environmentStore = makeStore({ environment: { OPENAI_API_KEY: ' sk-from-environment-4444\n' } });
     expect(await environmentStore.get('openai', 'https://api.openai.com/v1')).toBe('sk-from-environment-4444');
@@ -236,9 +242,7 @@ describe('CredentialStore writes', () => {
     },
   );
 
-  it('keeps keys in the OS key store encrypted, and moves a plain copy there', async () => {
-    const plainStore = makeStore();
-    await plainStore.set('openai', 'sk-old-plain-text-key-0000');
+  it('keeps keys in the OS key store encrypted', async () => {
     const vault = new FakeVault();
     const store = makeStore({ vault });
     await store.set('openai', openAIKey);
@@ -246,8 +250,35 @@ describe('CredentialStore writes', () => {
     expect(vaultText).not.toContain(openAIKey);
     expect(vaultText).not.toContain('SECRETVALUE');
     expect((await stat(store.vaultPath)).mode & 0o777).toBe(0o600);
-    expect(await readFile(store.credentialsPath, 'utf8')).not.toContain('sk-old-plain-text-key-0000');
+    // Nothing in plain text where there was none.
+    expect(existsSync(store.credentialsPath)).toBe(false);
     expect(await store.get('openai')).toBe(openAIKey);
+  });
+
+  it("replacing a key in the app keeps the CLI's plain-text copy working: it gets the new key too", async () => {
+    // The CLI and the web host share the config folder, and cannot read what the OS key store encrypted.
+    const cliStore = makeStore();
+    await cliStore.set('openai', 'sk-old-plain-text-key-0000');
+    await cliStore.set('openai_compatible', 'sk-other-backend-key-1111');
+    const appStore = makeStore({ vault: new FakeVault() });
+    await appStore.set('openai', openAIKey);
+    expect(await appStore.get('openai')).toBe(openAIKey);
+    expect(await cliStore.get('openai')).toBe(openAIKey);
+    expect(await cliStore.get('openai_compatible')).toBe('sk-other-backend-key-1111');
+    expect(await readFile(cliStore.credentialsPath, 'utf8')).not.toContain('sk-old-plain-text-key-0000');
+    expect((await stat(cliStore.credentialsPath)).mode & 0o777).toBe(0o600);
+  });
+
+  it('says where keys go, and why, when the OS key store cannot be used (Linux without a keyring)', async () => {
+    const vault = new FakeVault();
+    vault.available = false;
+    const store = makeStore({ vault });
+    const status = await store.set('openai', openAIKey);
+    expect(status).toMatchObject({ set: true, source: 'config-file', storage: 'config-file' });
+    expect(status.warnings).toEqual([
+      `Keys are saved in ${store.credentialsPath} (mode 0600), not encrypted: no keyring is running.`,
+    ]);
+    expect(await makeStore().get('openai')).toBe(openAIKey);
   });
 
   it('says so when the key store of the desktop app cannot be used here', async () => {

@@ -46,8 +46,8 @@ export interface CredentialStoreOptions {
   configDir?: string;
   /** Environment variables; default `process.env`. */
   environment?: Readonly<Record<string, string | undefined>>;
-  /** Where `./key.json` is looked for; default `process.cwd()`. */
-  workingDirectory?: string;
+  /** Where `./key.json` is looked for; null: nowhere (a packaged app has no working directory); default `process.cwd()`. */
+  workingDirectory?: string | null;
   /** The home folder, for `~/.clemcore/key.json`; default `os.homedir()`. */
   homeDirectory?: string;
   /** The OS key store; the Electron app passes one, the CLI and the web host do not. */
@@ -238,9 +238,12 @@ export class CredentialStore {
   constructor(options: CredentialStoreOptions = {}) {
     this.environment = options.environment ?? process.env;
     this.configDir = options.configDir ?? defaultConfigDir(this.environment);
-    const workingDirectory = options.workingDirectory ?? process.cwd();
+    const workingDirectory = options.workingDirectory === undefined ? process.cwd() : options.workingDirectory;
     const homeDirectory = options.homeDirectory ?? homedir();
-    this.keyJsonPaths = [join(workingDirectory, 'key.json'), join(homeDirectory, '.clemcore', 'key.json')];
+    this.keyJsonPaths = [
+      ...(workingDirectory === null ? [] : [join(workingDirectory, 'key.json')]),
+      join(homeDirectory, '.clemcore', 'key.json'),
+    ];
     this.vault = options.vault;
     this.knownBackends = options.knownBackends ?? ['openai', 'openai_compatible'];
     this.homeBaseUrls = options.homeBaseUrls ?? { openai: 'https://api.openai.com/v1' };
@@ -298,7 +301,8 @@ export class CredentialStore {
 
   /**
    * Stores a key for `backend` (for `baseUrl` only, when given): in the OS key store where there is one (and then
-   * removes a plain-text copy of the same slot), else in credentials.json with mode 0600. Returns the new status.
+   * updates a plain-text copy of the same slot, which the CLI uses), else in credentials.json with mode 0600.
+   * Returns the new status.
    */
   async set(backend: string, key: string, baseUrl?: string): Promise<CredentialStatus> {
     checkBackendName(backend);
@@ -317,9 +321,11 @@ export class CredentialStore {
           ...keys.filter((stored) => !sameSlot(stored, backend, slotBaseUrl)),
           { ...entry, encrypted_api_key: encrypted },
         ]);
+        // The CLI and the web host share this config folder and cannot read the OS key store: a plain-text copy
+        // the person keeps for them gets the new key too, so that they do not go on with the old one.
         await this.updatePlainFile((keys) =>
           keys.some((stored) => sameSlot(stored, backend, slotBaseUrl))
-            ? keys.filter((stored) => !sameSlot(stored, backend, slotBaseUrl))
+            ? keys.map((stored) => (sameSlot(stored, backend, slotBaseUrl) ? { ...stored, api_key: apiKey } : stored))
             : undefined,
         );
       } else {
@@ -389,6 +395,11 @@ export class CredentialStore {
         .map((problem) => problem.error.message),
       ...snapshot.warnings,
     ];
+    if (this.vault !== undefined && !this.vaultAvailable()) {
+      warnings.push(
+        `Keys are saved in ${this.credentialsPath} (mode 0600), not encrypted: ${this.vault.unavailableReason()}.`,
+      );
+    }
     const status: CredentialStatus = {
       backend,
       set: found !== undefined,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { BridgeSignal } from '../../src-shared/bridge.js';
+import { isConnectionId, type BridgeReply, type BridgeSignal } from '../../src-shared/bridge.js';
 import { apiRouter } from '../api/router.js';
 import type { AppServices } from '../services.js';
 
@@ -40,23 +40,36 @@ export class IpcConnection extends EventEmitter {
   }
 }
 
-/** Where a signal came from: a sender id, a way to reply to it, and whether we trust it. */
+/** Where a signal came from (a trusted web contents): its id and a way to reply to it. */
 export interface IpcSender {
   id: number;
-  reply(data: string): void;
+  reply(reply: BridgeReply): void;
 }
 
 /** Parses what a renderer sent; anything else is dropped (a compromised renderer gets no error oracle). */
 export function parseBridgeSignal(value: unknown): BridgeSignal | undefined {
   if (typeof value !== 'object' || value === null || !('kind' in value)) return undefined;
-  if (value.kind === 'open' || value.kind === 'close') return { kind: value.kind };
+  if (value.kind === 'reset') return { kind: 'reset' };
+  if (!('connection' in value)) return undefined;
+  const connection = value.connection;
+  if (!isConnectionId(connection)) return undefined;
+  if (value.kind === 'open' || value.kind === 'close') return { kind: value.kind, connection };
   if (value.kind === 'message' && 'data' in value && typeof value.data === 'string') {
-    return { kind: 'message', data: value.data };
+    return { kind: 'message', connection, data: value.data };
   }
   return undefined;
 }
 
-/** Serves the API to renderers over IPC: one {@link IpcConnection} per sender, replaced when it reopens. */
+/**
+ * How many connections one sender may hold. tRPC needs two while it reconnects (the next socket opens before the old
+ * one closes); more means a renderer that leaks sockets, whose oldest are closed.
+ */
+export const maximumConnectionsPerSender = 4;
+
+/**
+ * Serves the API to renderers over IPC: one {@link IpcConnection} per connection id of each sender, so a reconnect's
+ * new socket and the old one it replaces live side by side until the renderer closes the old one.
+ */
 export function createIpcApiServer(services: AppServices) {
   const handleConnection = getWSConnectionHandler({
     // Only used to broadcast reconnect notices, which IPC never sends; the type requires one.
@@ -64,34 +77,54 @@ export function createIpcApiServer(services: AppServices) {
     router: apiRouter,
     createContext: () => ({ services, transport: 'ipc' as const }),
   });
-  const connections = new Map<number, IpcConnection>();
+  /** Sender id → connection id → connection; a Map keeps opening order, oldest first. */
+  const senders = new Map<number, Map<number, IpcConnection>>();
   // tRPC's handler only reads `url` and `headers` of the upgrade request; IPC has none, so it gets empty ones.
   const noRequest = { url: '', headers: {} } as IncomingMessage;
 
-  function closeSender(id: number): void {
-    connections.get(id)?.close();
-    connections.delete(id);
+  function closeConnection(senderId: number, connectionId: number): void {
+    const connections = senders.get(senderId);
+    connections?.get(connectionId)?.close();
+    connections?.delete(connectionId);
+    if (connections?.size === 0) senders.delete(senderId);
+  }
+
+  function closeSender(senderId: number): void {
+    for (const connection of senders.get(senderId)?.values() ?? []) connection.close();
+    senders.delete(senderId);
   }
 
   return {
     /** Handles one signal from a trusted sender. */
     handle(sender: IpcSender, signal: BridgeSignal): void {
+      if (signal.kind === 'reset') return closeSender(sender.id);
+      const id = signal.connection;
       if (signal.kind === 'open') {
-        closeSender(sender.id);
-        const connection = new IpcConnection((data) => sender.reply(data));
-        connections.set(sender.id, connection);
+        // Reopening an id the renderer still holds open replaces it; it never has two sockets under one id.
+        closeConnection(sender.id, id);
+        let connections = senders.get(sender.id);
+        if (connections === undefined) senders.set(sender.id, (connections = new Map()));
+        for (const [oldest] of connections) {
+          if (connections.size < maximumConnectionsPerSender) break;
+          closeConnection(sender.id, oldest);
+          sender.reply({ connection: oldest, closed: true });
+        }
+        const connection = new IpcConnection((data) => sender.reply({ connection: id, data }));
+        connections.set(id, connection);
         handleConnection(connection as unknown as WebSocket, noRequest);
       } else if (signal.kind === 'message') {
-        connections.get(sender.id)?.receive(signal.data);
+        senders.get(sender.id)?.get(id)?.receive(signal.data);
       } else {
-        closeSender(sender.id);
+        closeConnection(sender.id, id);
       }
     },
-    /** Ends a sender's connection (its window closed, crashed or navigated). */
+    /** Ends every connection of a sender (its window closed, crashed or navigated). */
     closeSender,
-    /** How many connections are open; for tests and diagnostics. */
+    /** How many connections are open, over all senders; for tests and diagnostics. */
     get size(): number {
-      return connections.size;
+      let size = 0;
+      for (const connections of senders.values()) size += connections.size;
+      return size;
     },
   };
 }

@@ -1,58 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiChannel } from '../../src-shared/bridge.js';
+import { activeTickers } from '../api/routers/app.js';
 import type * as servicesModule from '../services.js';
 
-// Electron cannot run here (its binary is not downloadable), so its API is replaced by recording fakes: these tests
-// check what main asks of Electron — window options, handlers, what it accepts over IPC — not Electron itself.
-const electron = await vi.hoisted(async () => {
-  const { EventEmitter: Emitter } = await import('node:events');
-  const windows: Array<{
-    options: Record<string, unknown>;
-    loaded: string[];
-    webContents: { id: number; mainFrame: object };
-  }> = [];
-  let nextId = 1;
-  class FakeBrowserWindow extends Emitter {
-    readonly webContents: { id: number; mainFrame: object };
-    readonly loaded: string[] = [];
-    constructor(readonly options: Record<string, unknown>) {
-      super();
-      this.webContents = { id: nextId++, mainFrame: {} };
-      windows.push(this);
-    }
-    loadURL(url: string): Promise<void> {
-      this.loaded.push(url);
-      return Promise.resolve();
-    }
-    show(): void {}
-    static getAllWindows(): unknown[] {
-      return windows;
-    }
-  }
-  const app = Object.assign(new Emitter(), {
-    whenReady: () => Promise.resolve(),
-    isPackaged: false,
-    getPath: (name: string) => `/tmp/clemplay-electron-test/${name}`,
-    quit: vi.fn(),
-  });
-  return {
-    windows,
-    app,
-    BrowserWindow: FakeBrowserWindow,
-    ipcMain: new Emitter(),
-    protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
-    session: { defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn() } },
-    dialog: { showErrorBox: vi.fn() },
-    shell: { openExternal: vi.fn() },
-    safeStorage: {
-      isEncryptionAvailable: () => true,
-      encryptString: (text: string) => Buffer.from([...text].reverse().join('')),
-      decryptString: (buffer: Buffer) => [...buffer.toString()].reverse().join(''),
-    },
-    net: { fetch: vi.fn() },
-  };
-});
+// Electron's API is the recording stand-in of fake-electron.ts (Electron cannot run here).
+const electron = await vi.hoisted(async () => (await import('./fake-electron.js')).createFakeElectron());
 vi.mock('electron', () => electron);
 
 // The real services, with a dispose the test controls: quitting must wait for it.
@@ -61,11 +17,13 @@ const disposal = vi.hoisted(() => {
   const done = new Promise<void>((resolve) => (release = resolve));
   return { started: false, done, release: () => release() };
 });
+const servicesOptions = vi.hoisted((): Array<Record<string, unknown>> => []);
 vi.mock('../services.js', async (importOriginal) => {
   const real = await importOriginal<typeof servicesModule>();
   return {
     ...real,
     createAppServices: async (options: Parameters<typeof real.createAppServices>[0]) => {
+      servicesOptions.push({ ...options });
       const services = await real.createAppServices(options);
       return {
         ...services,
@@ -95,10 +53,49 @@ function navigationBlocked(contents: EventEmitter, event: string, url: string): 
   return prevented;
 }
 
+const home = mkdtempSync(join(tmpdir(), 'clemplay-electron-main-'));
+
 describe('Electron main (electron mocked)', () => {
   beforeAll(async () => {
+    // The app's folders come from the environment, as the CLI's do: a fresh home, never the real user's.
+    vi.stubEnv('HOME', home);
+    vi.stubEnv('XDG_CONFIG_HOME', '');
+    vi.stubEnv('XDG_DATA_HOME', '');
+    vi.stubEnv('CLEMPLAY_MODELS_DIRS', '');
     await import('./main.js');
     await vi.waitFor(() => expect(electron.windows).toHaveLength(1));
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("keeps its files where the CLI and the web host do, and Electron's own state apart, chosen before ready", () => {
+    expect(electron.setPaths).toEqual([
+      { name: 'userData', path: join(home, '.local', 'share', 'clemplay', 'electron'), beforeReady: true },
+    ]);
+    expect(servicesOptions).toEqual([
+      expect.objectContaining({
+        configDir: join(home, '.config', 'clemplay'),
+        dataDir: join(home, '.local', 'share', 'clemplay'),
+        // Started from a terminal in development, the working directory counts (its model_registry.json, key.json).
+        cwd: process.cwd(),
+      }),
+    ]);
+  });
+
+  it('runs once per person: a second start focuses the window, restoring it when minimized', () => {
+    expect(electron.app.requestSingleInstanceLock).toHaveBeenCalledTimes(1);
+    const window = electron.windows[0]!;
+    window.minimized = true;
+    electron.app.emit('second-instance');
+    expect(window.minimized).toBe(false);
+    expect(window.focused).toBe(1);
+  });
+
+  it('keeps DevTools and the default menu in development', () => {
+    const preferences = electron.windows[0]!.options.webPreferences as Record<string, unknown>;
+    expect(preferences.devTools).toBe(true);
+    expect(electron.Menu.setApplicationMenu).not.toHaveBeenCalled();
   });
 
   it('opens one hardened window on the app scheme', () => {
@@ -135,17 +132,33 @@ describe('Electron main (electron mocked)', () => {
     expect(second).not.toHaveBeenCalled();
   });
 
-  it('denies every permission request and check', () => {
-    const check = electron.session.defaultSession.setPermissionCheckHandler.mock.calls[0]![0] as () => boolean;
-    expect(check()).toBe(false);
+  it("grants the clipboard to the app's own pages only, and denies every other permission", () => {
+    const check = electron.session.defaultSession.setPermissionCheckHandler.mock.calls[0]![0] as (
+      contents: { id: number } | null,
+      permission: string,
+      origin: string,
+    ) => boolean;
     const handler = electron.session.defaultSession.setPermissionRequestHandler.mock.calls[0]![0] as (
-      contents: unknown,
+      contents: { id: number },
       permission: string,
       callback: (granted: boolean) => void,
+      details: { requestingUrl: string },
     ) => void;
-    const answer = vi.fn();
-    handler({}, 'media', answer);
-    expect(answer).toHaveBeenCalledWith(false);
+    const own = electron.windows[0]!.webContents;
+    const ask = (contents: { id: number }, permission: string, url: string): boolean => {
+      let granted: boolean | undefined;
+      handler(contents, permission, (answer) => (granted = answer), { requestingUrl: url });
+      return granted!;
+    };
+    // Monaco's context-menu Paste reads the clipboard.
+    expect(ask(own, 'clipboard-read', 'app://clemplay/index.html')).toBe(true);
+    expect(ask(own, 'clipboard-sanitized-write', 'app://clemplay/index.html')).toBe(true);
+    expect(check(own, 'clipboard-read', 'app://clemplay')).toBe(true);
+    expect(ask(own, 'media', 'app://clemplay/index.html')).toBe(false);
+    expect(ask(own, 'clipboard-read', 'https://evil.example/')).toBe(false);
+    expect(ask({ id: 999 }, 'clipboard-read', 'app://clemplay/index.html')).toBe(false);
+    expect(check(null, 'clipboard-read', 'app://clemplay')).toBe(false);
+    expect(check(own, 'notifications', 'app://clemplay')).toBe(false);
   });
 
   it('serves renderer files with the CSP and refuses paths outside the renderer', async () => {
@@ -173,19 +186,23 @@ describe('Electron main (electron mocked)', () => {
 
   it('accepts API messages only from the top frame of its own window', async () => {
     const window = electron.windows[0]!;
-    const replies: Array<{ from: number; data: string }> = [];
+    const replies: Array<{ from: number; reply: { connection: number; data: string } }> = [];
     const sender = (id: number) =>
       Object.assign(new EventEmitter(), {
         id,
         mainFrame: id === window.webContents.id ? window.webContents.mainFrame : {},
         isDestroyed: () => false,
-        send: (_channel: string, data: string) => replies.push({ from: id, data }),
+        send: (_channel: string, reply: { connection: number; data: string }) => replies.push({ from: id, reply }),
       });
     const ask = (contents: ReturnType<typeof sender>, frame: object | null, frameUrl: string) => {
       const senderFrame = frame === null ? null : Object.assign(frame, { url: frameUrl });
-      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open' });
+      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open', connection: 1 });
       const message = JSON.stringify({ id: 1, method: 'query', params: { path: 'app.info' } });
-      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'message', data: message });
+      electron.ipcMain.emit(
+        apiChannel,
+        { sender: contents, senderFrame },
+        { kind: 'message', connection: 1, data: message },
+      );
     };
 
     const stranger = sender(999);
@@ -199,6 +216,37 @@ describe('Electron main (electron mocked)', () => {
     ask(own, own.mainFrame, 'app://clemplay/index.html');
     await expect.poll(() => replies.length).toBeGreaterThan(0);
     expect(replies[0]!.from).toBe(window.webContents.id);
-    expect(JSON.parse(replies[0]!.data)).toMatchObject({ id: 1, result: { data: { transport: 'ipc' } } });
+    expect(replies[0]!.reply.connection).toBe(1);
+    expect(JSON.parse(replies[0]!.reply.data)).toMatchObject({ id: 1, result: { data: { transport: 'ipc' } } });
+  });
+
+  it("reloads a window whose page crashed, after stopping what the old page's connection ran", async () => {
+    const window = electron.windows[0]!;
+    const contents = window.webContents;
+    const event = { sender: contents, senderFrame: Object.assign(contents.mainFrame, { url: 'app://clemplay/' }) };
+    electron.ipcMain.emit(apiChannel, event, { kind: 'open', connection: 1 });
+    const subscribe = { id: 2, method: 'subscription', params: { path: 'app.ticks', input: { intervalMs: 20 } } };
+    electron.ipcMain.emit(apiChannel, event, { kind: 'message', connection: 1, data: JSON.stringify(subscribe) });
+    await expect.poll(() => activeTickers.count).toBe(1);
+
+    contents.emit('render-process-gone', {}, { reason: 'crashed', exitCode: 139 });
+    expect(contents.reloads).toBe(1);
+    await expect.poll(() => activeTickers.count).toBe(0);
+    // A page that ended normally (its window closing) is not brought back.
+    contents.emit('render-process-gone', {}, { reason: 'clean-exit', exitCode: 0 });
+    expect(contents.reloads).toBe(1);
+  });
+
+  it('gives up on a page that keeps crashing: it says so and closes the window', () => {
+    const window = electron.windows[0]!;
+    for (let crash = 0; crash < 3; crash += 1) {
+      window.webContents.emit('render-process-gone', {}, { reason: 'oom', exitCode: 1 });
+    }
+    expect(window.webContents.reloads).toBe(3);
+    expect(window.destroyed).toBe(true);
+    expect(electron.dialog.showErrorBox).toHaveBeenCalledWith(
+      'clemplay stopped working',
+      expect.stringContaining('(oom, exit code 1) 4 times'),
+    );
   });
 });

@@ -1,21 +1,32 @@
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, safeStorage, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, safeStorage, session, shell } from 'electron';
 import { apiChannel } from '../../src-shared/bridge.js';
+import { appFolders } from '../paths.js';
 import { createAppServices } from '../services.js';
 import { createIpcApiServer, parseBridgeSignal } from './ipc-transport.js';
+import { safeStorageVault } from './safe-storage-vault.js';
 import {
+  allowsPermission,
   appOrigin,
   appScheme,
   electronContentSecurityPolicy,
   hardenWebContents,
   isTrustedIpc,
   mainWindowOptions,
+  packagedMenuTemplate,
 } from './window.js';
 
 // Only a development build loads the renderer from electron-vite's dev server; a packaged app ignores the variable.
 const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
 const ownWindowIds = new Set<number>();
+/** A window whose page keeps crashing is closed after this many reloads. */
+const maximumReloads = 3;
+
+// The same folders as the CLI and the web host, set before ready: Electron's default userData (~/.config/clemplay on
+// Linux) is the CLI's config folder, and its caches do not belong among a person's settings.
+const folders = appFolders();
+app.setPath('userData', join(folders.dataDir, 'electron'));
 
 protocol.registerSchemesAsPrivileged([
   { scheme: appScheme, privileges: { standard: true, secure: true, supportFetchAPI: true } },
@@ -37,27 +48,63 @@ function serveRenderer(rendererDir: string): void {
   });
 }
 
-function createMainWindow(): void {
-  const window = new BrowserWindow(mainWindowOptions(join(import.meta.dirname, '../preload/index.cjs')));
+/** What a person can do when the window's page does not load, by how the app runs. */
+function loadFailureAdvice(): string {
+  if (devServerUrl !== undefined) return 'Is the dev server (npm run dev) still running?';
+  if (app.isPackaged) return 'The installation may be damaged: install clemplay again.';
+  return 'Build the app again (npm run build), then start it again.';
+}
+
+function createMainWindow(onPageGone: (contentsId: number) => void): BrowserWindow {
+  const window = new BrowserWindow(
+    mainWindowOptions(join(import.meta.dirname, '../preload/index.cjs'), !app.isPackaged),
+  );
   const id = window.webContents.id;
   ownWindowIds.add(id);
   window.on('closed', () => ownWindowIds.delete(id));
   window.once('ready-to-show', () => window.show());
-  void window.loadURL(devServerUrl ?? `${appOrigin}/index.html`);
+  let reloads = 0;
+  window.webContents.on('render-process-gone', (_event, details) => {
+    // The page is gone, and with it every subscription it had: stop them in main too.
+    onPageGone(id);
+    if (details.reason === 'clean-exit' || window.isDestroyed()) return;
+    if (reloads >= maximumReloads) {
+      dialog.showErrorBox(
+        'clemplay stopped working',
+        `The window's page ended (${details.reason}, exit code ${details.exitCode}) ${reloads + 1} times; ` +
+          'the window is closed. Start clemplay again.',
+      );
+      window.destroy();
+      return;
+    }
+    reloads += 1;
+    window.webContents.reload();
+  });
+  const url = devServerUrl ?? `${appOrigin}/index.html`;
+  window.loadURL(url).catch((error: unknown) => {
+    // The window shows itself only once its page is ready: without this it would never appear.
+    dialog.showErrorBox(
+      'clemplay could not open its window',
+      `Loading ${url} failed: ${error instanceof Error ? error.message : String(error)}. ${loadFailureAdvice()}`,
+    );
+    window.destroy();
+  });
+  return window;
 }
 
+let mainWindow: BrowserWindow | null = null;
+/** Opens the main window; set once the services are up. */
+let openMainWindow: (() => void) | null = null;
+
 async function start(): Promise<void> {
-  const userData = app.getPath('userData');
   const services = await createAppServices({
-    configDir: userData,
-    dataDir: userData,
+    configDir: folders.configDir,
+    dataDir: folders.dataDir,
+    // A packaged app is started by a launcher, in `/`: it has no working directory of its own.
+    cwd: app.isPackaged ? null : process.cwd(),
     watch: true,
-    // API keys live encrypted by the OS key store where it has one; never in the renderer.
-    vault: {
-      isAvailable: () => safeStorage.isEncryptionAvailable(),
-      encrypt: (text) => safeStorage.encryptString(text),
-      decrypt: (buffer) => safeStorage.decryptString(buffer),
-    },
+    // API keys live encrypted by the OS key store where it has a real one; never in the renderer.
+    vault: safeStorageVault(safeStorage, process.platform),
   });
   // Electron does not wait for promises on quit: hold the quit until loaded models and watchers are released.
   let released = false;
@@ -74,8 +121,19 @@ async function start(): Promise<void> {
       });
   });
   serveRenderer(join(services.appRoot, 'out', 'renderer'));
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setPermissionRequestHandler((contents, permission, callback, details) =>
+    callback(
+      allowsPermission({ permission, contentsId: contents.id, url: details.requestingUrl }, ownWindowIds, devServerUrl),
+    ),
+  );
+  session.defaultSession.setPermissionCheckHandler((contents, permission, requestingOrigin) =>
+    allowsPermission(
+      { permission, contentsId: contents?.id ?? null, url: requestingOrigin },
+      ownWindowIds,
+      devServerUrl,
+    ),
+  );
+  if (app.isPackaged) Menu.setApplicationMenu(Menu.buildFromTemplate(packagedMenuTemplate(process.platform)));
 
   const api = createIpcApiServer(services);
   const watchedSenders = new Set<number>();
@@ -94,23 +152,40 @@ async function start(): Promise<void> {
       watchedSenders.add(sender.id);
       sender.once('destroyed', () => api.closeSender(sender.id));
     }
-    api.handle({ id: sender.id, reply: (data) => !sender.isDestroyed() && sender.send(apiChannel, data) }, signal);
+    api.handle({ id: sender.id, reply: (reply) => !sender.isDestroyed() && sender.send(apiChannel, reply) }, signal);
   });
 
-  createMainWindow();
+  openMainWindow = () => {
+    const window = createMainWindow((contentsId) => api.closeSender(contentsId));
+    mainWindow = window;
+    window.on('closed', () => {
+      if (mainWindow === window) mainWindow = null;
+    });
+  };
+  openMainWindow();
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createMainWindow();
+    if (BrowserWindow.getAllWindows().length === 0) openMainWindow?.();
   });
 }
 
-void app
-  .whenReady()
-  .then(start)
-  .catch((error: unknown) => {
-    // Without services there is no app to show: say why and quit rather than idle with no window.
-    dialog.showErrorBox('clemplay could not start', error instanceof Error ? error.message : String(error));
-    app.exit(1);
+// One app per person: a second start focuses the first one's window and quits.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (mainWindow === null) return openMainWindow?.();
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
   });
+  void app
+    .whenReady()
+    .then(start)
+    .catch((error: unknown) => {
+      // Without services there is no app to show: say why and quit rather than idle with no window.
+      dialog.showErrorBox('clemplay could not start', error instanceof Error ? error.message : String(error));
+      app.exit(1);
+    });
+}
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();

@@ -1,4 +1,4 @@
-import type { BrowserWindowConstructorOptions, Event, WebContents } from 'electron';
+import type { BrowserWindowConstructorOptions, Event, MenuItemConstructorOptions, WebContents } from 'electron';
 import { contentSecurityPolicy } from '../security/content-security-policy.js';
 
 /** The scheme the packaged renderer is served from, so `'self'` in the CSP means exactly the app's files. */
@@ -10,8 +10,11 @@ export const appOrigin = `${appScheme}://${appHost}`;
 /** The strict policy every app page gets (a header on every response of the app scheme). */
 export const electronContentSecurityPolicy = contentSecurityPolicy();
 
-/** The main window: renderer isolated from Node and from the preload, sandboxed, no remote content features. */
-export function mainWindowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+/**
+ * The main window: renderer isolated from Node and from the preload, sandboxed, no remote content features.
+ * `devTools` is false in a packaged app: a person's API keys and files are one console away from DevTools.
+ */
+export function mainWindowOptions(preloadPath: string, devTools: boolean): BrowserWindowConstructorOptions {
   return {
     width: 1280,
     height: 820,
@@ -32,8 +35,60 @@ export function mainWindowOptions(preloadPath: string): BrowserWindowConstructor
       webviewTag: false,
       navigateOnDragDrop: false,
       spellcheck: false,
+      devTools,
     },
   };
+}
+
+/**
+ * The application menu of a packaged app: Electron's default one, less the DevTools toggle and the reloads (a reload
+ * drops what a page holds, such as a reply being typed). The Edit menu stays: on macOS it is what makes the clipboard
+ * shortcuts work.
+ */
+export function packagedMenuTemplate(platform: NodeJS.Platform): MenuItemConstructorOptions[] {
+  return [
+    ...(platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
+    { role: 'fileMenu' },
+    { role: 'editMenu' },
+    {
+      label: 'View',
+      submenu: [
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { type: 'separator' },
+        { role: 'togglefullscreen' },
+      ],
+    },
+    { role: 'windowMenu' },
+  ];
+}
+
+/** The only permissions the app grants: the clipboard, which Monaco's context menu (Paste) asks for. */
+const grantedPermissions: ReadonlySet<string> = new Set(['clipboard-read', 'clipboard-sanitized-write']);
+
+/** What a permission request or check says about itself. */
+export interface PermissionRequest {
+  /** Electron's name of the permission, e.g. `clipboard-read`. */
+  permission: string;
+  /** Id of the asking web contents; null when Electron does not say (some checks). */
+  contentsId: number | null;
+  /** The URL or origin of the asking page. */
+  url: string;
+}
+
+/** Grants the clipboard to the app's own pages in its own windows; denies everything else to everyone. */
+export function allowsPermission(
+  request: PermissionRequest,
+  ownWindowIds: ReadonlySet<number>,
+  devServerUrl: string | undefined,
+): boolean {
+  return (
+    grantedPermissions.has(request.permission) &&
+    request.contentsId !== null &&
+    ownWindowIds.has(request.contentsId) &&
+    isAppUrl(request.url, devServerUrl)
+  );
 }
 
 /** Whether a URL belongs to the app: its packaged origin, or the dev server electron-vite runs in development. */

@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { activeTickers } from '../api/routers/app.js';
@@ -16,6 +17,9 @@ mkdirSync(rendererDir);
 writeFileSync(join(rendererParent, 'secret.txt'), 'not for the web');
 writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>clemplay</title>');
 writeFileSync(join(rendererDir, 'app.js'), 'console.log(1)');
+mkdirSync(join(rendererDir, 'assets'));
+const hashedScript = `export const text = ${JSON.stringify('a compressible line of the app\n'.repeat(400))};\n`;
+writeFileSync(join(rendererDir, 'assets', 'index-Ab12Cd34.js'), hashedScript);
 
 interface Reply {
   status: number;
@@ -29,6 +33,25 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+/** A GET whose body is kept as bytes, for compressed replies. */
+function getBytes(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<Omit<Reply, 'body'> & { body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
     });
     request.on('error', reject);
     request.end();
@@ -79,6 +102,50 @@ describe('web host', () => {
     expect((await get(host.port, '/app.js')).status).toBe(401);
     expect((await get(host.port, '/?token=secret-token-124')).status).toBe(403);
     expect((await get(host.port, '/', { cookie: `clemplay_token_${host.port}=nope` })).status).toBe(403);
+  });
+
+  it('serves hashed assets compressed and cacheable for good, and the page itself never from a cache', async () => {
+    const cookie = `clemplay_token_${host.port}=secret-token-123`;
+    const path = '/assets/index-Ab12Cd34.js';
+    const brotli = await getBytes(host.port, path, { cookie, 'accept-encoding': 'gzip, deflate, br' });
+    expect(brotli.status).toBe(200);
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.headers['vary']).toContain('Accept-Encoding');
+    expect(brotli.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(Number(brotli.headers['content-length'])).toBe(brotli.body.length);
+    expect(brotli.body.length).toBeLessThan(hashedScript.length / 10);
+    expect(brotliDecompressSync(brotli.body).toString()).toBe(hashedScript);
+    // An asset response must not carry the token cookie: a shared cache would keep it.
+    expect(brotli.headers['set-cookie']).toBeUndefined();
+
+    const gzip = await getBytes(host.port, path, { cookie, 'accept-encoding': 'gzip' });
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gzip.body).toString()).toBe(hashedScript);
+
+    const plain = await getBytes(host.port, path, { cookie });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString()).toBe(hashedScript);
+
+    const page = await get(host.port, '/?token=secret-token-123', { 'accept-encoding': 'br' });
+    expect(page.headers['cache-control']).toBe('no-store');
+    // A file outside assets/ has no content hash in its name: it may change, so it is revalidated.
+    const unhashed = await get(host.port, '/app.js', { cookie });
+    expect(unhashed.headers['cache-control']).toBe('no-cache');
+  });
+
+  it('explains an expired link on a real page when a browser comes back after a restart', async () => {
+    const html = { accept: 'text/html,application/xhtml+xml', cookie: `clemplay_token_${host.port}=an-old-token` };
+    const expired = await get(host.port, '/', html);
+    expect(expired.status).toBe(403);
+    expect(expired.headers['content-type']).toContain('text/html');
+    expect(expired.body).toContain('This clemplay link has expired');
+    expect(expired.body).toContain('clemplay serve');
+    expect(expired.headers['content-security-policy']).toContain("script-src 'none'");
+    const missing = await get(host.port, '/', { accept: 'text/html' });
+    expect(missing.status).toBe(401);
+    expect(missing.body).toContain('clemplay serve');
+    // Scripts and the API still get the short answer.
+    expect((await get(host.port, '/app.js', { cookie: html.cookie })).body).toBe('wrong token\n');
   });
 
   it('rejects a foreign Origin or Host even with the right token', async () => {

@@ -1,14 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
-import { AppError } from '../../src-shared/errors.js';
 import { apiRouter } from '../api/router.js';
 import { contentSecurityPolicy } from '../security/content-security-policy.js';
+import { listen, loopbackAddress } from './listen.js';
 import type { AppServices } from '../services.js';
 
 /** Options of {@link startWebHost}. */
@@ -34,7 +36,7 @@ export interface WebHost {
 }
 
 /** Always loopback: the host is a local tool, and the token is the only other guard. */
-export const webHostAddress = '127.0.0.1';
+export const webHostAddress = loopbackAddress;
 
 /** The path of the API's WebSocket endpoint. */
 export const apiPath = '/api';
@@ -88,11 +90,110 @@ export function checkRequest(request: IncomingMessage, port: number, token: stri
   return null;
 }
 
+/**
+ * The page a browser gets when it comes back with a token this host does not know: after `clemplay serve` was
+ * restarted (every run has a new token), or from a URL without one. Plain HTML, no script, nothing from the app.
+ */
+function expiredLinkPage(refusal: NonNullable<Refusal>): string {
+  const why =
+    refusal.reason === 'missing token'
+      ? 'This address has no access token. Every clemplay URL carries one, and the host gives it to nobody else.'
+      : 'This page came from an earlier run of clemplay. Each run has a new access token, so the old link stopped working when the host restarted.';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>clemplay: link expired</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1.5rem; }
+code, pre { font-family: ui-monospace, Menlo, Consolas, monospace; }
+pre { padding: 0.75rem 1rem; border: 1px solid #8888; border-radius: 6px; }
+</style>
+</head>
+<body data-testid="link-expired">
+<h1>This clemplay link has expired</h1>
+<p>${why}</p>
+<p>To get a new link, run this where clemplay is installed (or look at the terminal where it is running): it prints a URL to open.</p>
+<pre>clemplay serve</pre>
+<p>Then open the line it prints, <code>clemplay: serving at http://127.0.0.1:…/?token=…</code>, in this browser.</p>
+</body>
+</html>
+`;
+}
+
+/** Whether a browser is loading a page (not a script, an image or the API), which gets HTML rather than text. */
+function wantsPage(request: IncomingMessage): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  const destination = request.headers['sec-fetch-dest'];
+  if (destination !== undefined) return destination === 'document';
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+/** Hashed build output: its name changes with its content, so a browser may keep it for good. */
+const assetsPrefix = `assets${sep}`;
+const compressible = new Set(['.js', '.css', '.html', '.json', '.svg', '.ttf']);
+const compressBrotli = promisify(brotliCompress);
+const compressGzip = promisify(gzip);
+
+/** Compressed copies of served files, by encoding, path, size and modification time; the renderer is small. */
+const compressedCache = new Map<string, Promise<Buffer>>();
+
+/**
+ * Compresses the hashed assets one after another in the background, so that even the first browser to open an
+ * editor gets Monaco without waiting for it to be compressed. Failures are left to the request that needs the file.
+ */
+async function warmCompressedAssets(rendererDir: string, closed: () => boolean): Promise<void> {
+  const folder = join(rendererDir, assetsPrefix);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (closed() || !compressible.has(extname(name))) continue;
+    const file = join(folder, name);
+    const info = await stat(file).catch(() => undefined);
+    if (info === undefined || !info.isFile() || info.size <= 1024) continue;
+    await compressedFile(file, info.size, info.mtimeMs, 'br').catch(() => undefined);
+  }
+}
+
+/** The encoding to send: brotli when the browser takes it, else gzip, else none. */
+function pickEncoding(request: IncomingMessage): 'br' | 'gzip' | null {
+  const accepted = (request.headers['accept-encoding'] ?? '')
+    .split(',')
+    .map((part) => part.trim().split(';')[0]?.trim().toLowerCase());
+  if (accepted.includes('br')) return 'br';
+  if (accepted.includes('gzip')) return 'gzip';
+  return null;
+}
+
+function compressedFile(file: string, size: number, modified: number, encoding: 'br' | 'gzip'): Promise<Buffer> {
+  const key = `${encoding}:${file}:${size}:${modified}`;
+  let compressed = compressedCache.get(key);
+  if (compressed === undefined) {
+    compressed = readFile(file).then((content) =>
+      encoding === 'br'
+        ? compressBrotli(content, {
+            params: {
+              // Quality 5 compresses Monaco's 4 MB in about 0.5 s on a small machine (quality 9: 2.5 s) for a file
+              // only 5% larger; each file is compressed once.
+              [zlibConstants.BROTLI_PARAM_QUALITY]: 5,
+              [zlibConstants.BROTLI_PARAM_SIZE_HINT]: content.length,
+            },
+          })
+        : compressGzip(content, { level: 6 }),
+    );
+    compressed.catch(() => compressedCache.delete(key));
+    compressedCache.set(key, compressed);
+  }
+  return compressed;
+}
+
 async function serveFile(
   rendererDir: string,
   request: IncomingMessage,
   response: ServerResponse,
   headers: Record<string, string>,
+  pageHeaders: Record<string, string>,
 ): Promise<void> {
   const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://host').pathname);
   const relative = normalize(pathname).replace(/^([/\\])+/, '');
@@ -115,44 +216,35 @@ async function serveFile(
       return;
     }
   }
-  response.writeHead(200, {
+  const extension = extname(file);
+  const isPage = extension === '.html';
+  const hashed = file.startsWith(join(rendererDir, assetsPrefix));
+  const fileHeaders: Record<string, string> = {
     ...headers,
-    'Content-Type': contentTypes[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': String(info.size),
-  });
+    ...(isPage ? pageHeaders : {}),
+    'Content-Type': contentTypes[extension] ?? 'application/octet-stream',
+    // The page is read fresh every time (it names the current assets); other unhashed files are revalidated.
+    'Cache-Control': isPage ? 'no-store' : hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+  };
+  const encoding = compressible.has(extension) && info.size > 1024 ? pickEncoding(request) : null;
+  if (compressible.has(extension)) fileHeaders['Vary'] = 'Accept-Encoding';
+  if (encoding !== null) {
+    const body = await compressedFile(file, info.size, info.mtimeMs, encoding);
+    response.writeHead(200, { ...fileHeaders, 'Content-Encoding': encoding, 'Content-Length': String(body.length) });
+    response.end(request.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  response.writeHead(200, { ...fileHeaders, 'Content-Length': String(info.size) });
+  if (request.method === 'HEAD') {
+    response.end();
+    return;
+  }
   createReadStream(file).pipe(response);
 }
 
 function refuseUpgrade(socket: Duplex, status: 401 | 403, reason: string): void {
   const text = status === 401 ? 'Unauthorized' : 'Forbidden';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
-}
-
-/**
- * Starts `server` listening on `address`:`port` (0: a free port) and resolves with the port; a port in use (or an
- * address this machine does not have) is a `network` error that says what to do.
- */
-export function listen(server: Server, port: number, address: string = webHostAddress): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new AppError(
-              'network',
-              `port ${port} on ${address} is already in use; pick another with --port, or --port 0`,
-            )
-          : error.code === 'EADDRNOTAVAIL'
-            ? new AppError('network', `${address} is not an address of this machine; check --host`)
-            : error,
-      );
-    };
-    server.once('error', onError);
-    server.listen(port, address, () => {
-      server.off('error', onError);
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : port);
-    });
-  });
 }
 
 /** Serves the built renderer and the API over WebSocket on 127.0.0.1, behind a per-run token. */
@@ -171,7 +263,20 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const server = createServer((request, response) => {
     const refusal = checkRequest(request, port, token, cookieName);
     if (refusal !== null) {
-      response.writeHead(refusal.status, { 'Content-Type': 'text/plain' }).end(`${refusal.reason}\n`);
+      // A foreign Host or Origin gets no page: that is another site, not a person with an old link.
+      if (refusal.reason.startsWith('foreign') || !wantsPage(request)) {
+        response.writeHead(refusal.status, { 'Content-Type': 'text/plain' }).end(`${refusal.reason}\n`);
+        return;
+      }
+      response
+        .writeHead(refusal.status, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Content-Security-Policy': "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'",
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+          'Referrer-Policy': 'no-referrer',
+        })
+        .end(expiredLinkPage(refusal));
       return;
     }
     const headers: Record<string, string> = {
@@ -179,10 +284,13 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
+    };
+    const pageHeaders: Record<string, string> = {
       // Cookies are not port-scoped, so the name carries the port: two hosts never overwrite each other's.
+      // Only the page sets it: a cacheable asset must not carry the token into a cache.
       'Set-Cookie': `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`,
     };
-    serveFile(options.rendererDir, request, response, headers).catch((error: unknown) => {
+    serveFile(options.rendererDir, request, response, headers, pageHeaders).catch((error: unknown) => {
       // The browser gets no file-system details; the terminal running the host does.
       process.stderr.write(`clemplay: serving ${request.url ?? ''} failed: ${String(error)}\n`);
       if (!response.headersSent) response.writeHead(500);
@@ -203,12 +311,15 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     throw error;
   }
   cookieName = `clemplay_token_${port}`;
+  let closed = false;
+  void warmCompressedAssets(options.rendererDir, () => closed);
   return {
     url: `http://${webHostAddress}:${port}/?token=${token}`,
     port,
     address: (server.address() as { address: string }).address,
     token,
     async close() {
+      closed = true;
       for (const client of webSockets.clients) client.terminate();
       await new Promise<void>((resolve) => webSockets.close(() => resolve()));
       server.closeAllConnections();

@@ -330,6 +330,8 @@ export async function summarizeModelFile(
     info = await readGgufHeader(nl, absolute, 'path', light ? vocabularyKeys : []);
   } catch (error) {
     summary.problem = problemOf(error);
+    // The magic check fails before it returns the size of a file that is not a GGUF; the list still shows its size.
+    if (summary.size_bytes === 0) summary.size_bytes = (await stat(absolute).catch(() => undefined))?.size ?? 0;
     return { summary };
   }
   const general = info.metadata.general;

@@ -34,8 +34,8 @@ import {
 export interface LocalModelServiceOptions extends LocalModelRuntimeOptions {
   /** Folders scanned for .gguf files; downloads go into the first. At least one. */
   modelsDirs: string[];
-  /** Where a relative `model_path` is looked up first (then in each models folder); default process.cwd(). */
-  cwd?: string;
+  /** Where a relative `model_path` is looked up first (then in each models folder); null: only there; default process.cwd(). */
+  cwd?: string | null;
   /** Downloads give up after this long without a byte; default 60000 ms. */
   downloadStallTimeoutMs?: number;
   /** Downloads give up when the server does not answer within this; default 15000 ms. */
@@ -364,7 +364,7 @@ export class LocalModelService {
       const candidates = isAbsolute(source.path)
         ? [source.path]
         : [
-            resolve(this.options.cwd ?? process.cwd(), source.path),
+            ...(this.options.cwd === null ? [] : [resolve(this.options.cwd ?? process.cwd(), source.path)]),
             ...this.modelsDirs.map((folder) => resolve(folder, source.path)),
           ];
       // Normalised, so that one file under two spellings (`/m//a.gguf`, `/m/a.gguf`) is one loaded model.

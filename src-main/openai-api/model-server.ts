@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../src-shared/errors.js';
 import { keyHint, type CredentialStore } from '../credentials/credential-store.js';
-import { webHostAddress } from '../host/web-host.js';
+import { loopbackAddress } from '../host/listen.js';
 import { defaultApiPort } from '../../src-shared/model-server.js';
 import { startOpenAIApiServer, type OpenAIApiDependencies, type OpenAIApiServer } from './openai-api-server.js';
 import { RequestLog, type ServedRequest } from './request-log.js';
@@ -100,7 +100,7 @@ export class ModelServer {
         dependencies: this.dependencies,
         apiKey: key.value,
         port: options.port ?? defaultApiPort,
-        host: options.host ?? webHostAddress,
+        host: options.host ?? loopbackAddress,
         log: this.log,
       });
       this.key = key;

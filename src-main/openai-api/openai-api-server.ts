@@ -6,7 +6,7 @@ import type { SpecSource } from '../../src-shared/conversation/session.js';
 import { toAppErrorShape, type AppErrorShape } from '../../src-shared/errors.js';
 import { defaultApiPort } from '../../src-shared/model-server.js';
 import { openModel, streamReply, type OpenedModel } from '../conversation/open-model.js';
-import { listen, webHostAddress } from '../host/web-host.js';
+import { listen, loopbackAddress } from '../host/listen.js';
 import type { ListedEntry } from '../registry/registry-stack.js';
 import {
   collectReply,
@@ -181,7 +181,7 @@ interface Exchange {
 /** Starts the OpenAI-compatible API on `host`:`port`. */
 export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Promise<OpenAIApiServer> {
   const { dependencies, apiKey } = options;
-  const host = options.host ?? webHostAddress;
+  const host = options.host ?? loopbackAddress;
   const log = options.log ?? new RequestLog();
   const lanes = new ModelLanes();
   const inFlight = new Set<AbortController>();

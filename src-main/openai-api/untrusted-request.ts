@@ -5,9 +5,9 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/
 import type { Provenance } from '../../src-shared/spec/lookup.js';
 import { copyJsonObject, formatPath, setOwnKey } from '../../src-shared/spec/json-tools.js';
 import { readSpecSetting } from '../backends/options.js';
-import { displayUrl } from '../backends/openai-shared.js';
 import type { BackendContext } from '../backends/types.js';
 import type { ModelDependencies } from '../conversation/open-model.js';
+import { normalizeBaseUrl } from '../credentials/credential-store.js';
 import type { Resolution } from '../registry/registry-stack.js';
 
 /** What the trust boundary needs: the registry (with provenance), the backends' context, and the models folders. */
@@ -143,7 +143,7 @@ export function untrustedRequestDependencies(trusted: TrustedDependencies): Untr
       ...(localModels === undefined ? {} : { localModels }),
       async getApiKey(backend, baseUrl) {
         if (requestBaseUrl) {
-          withheld = { backend, baseUrl: displayUrl(baseUrl ?? '') };
+          withheld = { backend, baseUrl: normalizeBaseUrl(baseUrl ?? '') };
           return undefined;
         }
         return trusted.backendContext.getApiKey(backend, baseUrl);

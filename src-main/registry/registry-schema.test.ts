@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findAppRoot } from '../paths.js';
 import { parseRegistryText } from './registry-file.js';
-import { registryEntrySchema, registryFileSchema, registryJsonSchema } from './registry-schema.js';
+import type { JsonObject } from '../../src-shared/json.js';
+import {
+  entryWarnings,
+  registryEntryAdviceJsonSchema,
+  registryEntrySchema,
+  registryFileSchema,
+  registryJsonSchema,
+} from './registry-schema.js';
 
 const root = findAppRoot();
 const officialPath = join(root, 'registry', 'model_registry.json');
@@ -49,5 +56,32 @@ describe('the official registry', () => {
       expect(registryEntrySchema.safeParse(entry).success).toBe(true);
       expect(Object.hasOwn(entry, 'lookup_source')).toBe(false);
     }
+  });
+});
+
+describe('entry warnings', () => {
+  it('warns about an unknown backend and a wrong type, and nothing for a good entry', () => {
+    expect(entryWarnings({ model_name: 'x', backend: 'openai', temperature: 0.2, gpu_layers: 'auto' })).toEqual([]);
+    expect(entryWarnings({ model_name: 'x', backend: 'anthropic' })).toEqual([
+      expect.stringContaining('backend "anthropic" is a clemcore backend that clemplay does not have'),
+    ]);
+    expect(entryWarnings({ model_name: 'x', backend: 'my-backend' })).toEqual([
+      expect.stringContaining('unknown backend "my-backend"; clemplay has: openai'),
+    ]);
+    const [typeWarning, ...others] = entryWarnings({ model_name: 'x', backend: 'openai', temperature: 'hot' });
+    expect(others).toEqual([]);
+    expect(typeWarning).toMatch(/^temperature: expected number.*not "hot"$/);
+  });
+
+  it('never warns about the official registry', () => {
+    const entries = JSON.parse(readFileSync(officialPath, 'utf8')) as JsonObject[];
+    expect(entries.flatMap((entry) => entryWarnings(entry))).toEqual([]);
+  });
+
+  it('registry/model_registry.entry.schema.json is what registryEntryAdviceJsonSchema() generates', () => {
+    const committed: unknown = JSON.parse(
+      readFileSync(join(root, 'registry', 'model_registry.entry.schema.json'), 'utf8'),
+    );
+    expect(JSON.stringify(committed, null, 2)).toBe(JSON.stringify(registryEntryAdviceJsonSchema(), null, 2));
   });
 });

@@ -123,6 +123,11 @@ describe('defaultRegistryFiles', () => {
     const files = defaultRegistryFiles({ ...locations, cwd: locations.userDir });
     expect(files.map((file) => file.role)).toEqual(['user', 'official']);
   });
+
+  it('with no working directory (a packaged app), the stack is the user and the official registry', () => {
+    const files = defaultRegistryFiles({ ...locations, cwd: null });
+    expect(files.map((file) => file.role)).toEqual(['user', 'official']);
+  });
 });
 
 describe('the stack: order, lookup_source, provenance', () => {

@@ -212,7 +212,11 @@ export class RegistryStack {
   /** Resolves a query (a name, a JSON string or an object); errors are `invalid-spec` or `no-match`. */
   resolve(query: string | JsonObject): Resolution {
     const result = lookup(parsed(query), this.index());
-    if (!result.ok) throw new AppError('no-match', result.error.message, { nearest: result.error.nearest });
+    if (!result.ok)
+      throw new AppError('no-match', result.error.message, {
+        nearest: result.error.nearest,
+        suggestion: result.error.suggestion,
+      });
     const match = result.match;
     return {
       spec: result.finalSpec,
@@ -482,8 +486,8 @@ function parsed(query: string | JsonObject): JsonObject {
 
 /** Options of {@link defaultRegistryFiles}. */
 export interface RegistryLocations {
-  /** The working directory (its `model_registry.json` comes first). */
-  cwd: string;
+  /** The working directory (its `model_registry.json` comes first); null: none. */
+  cwd: string | null;
   /** The user's registry folder (Electron userData, or the CLI's config dir). */
   userDir: string;
   /** The official registry shipped with the app. */
@@ -502,11 +506,11 @@ export function defaultRegistryFiles(locations: RegistryLocations): RegistryFile
   }
   const official = resolve(locations.officialPath);
   const user = resolve(locations.userDir, 'model_registry.json');
-  const workingDirectory = resolve(locations.cwd, 'model_registry.json');
+  const workingDirectory = locations.cwd === null ? null : resolve(locations.cwd, 'model_registry.json');
   // Run from the app's registry/ folder or from the config folder, two roles name one file: list it once, in its
   // most protected role, so the official file never becomes writable and no entry is listed twice.
   return [
-    ...(workingDirectory !== user && workingDirectory !== official
+    ...(workingDirectory !== null && workingDirectory !== user && workingDirectory !== official
       ? [{ path: workingDirectory, role: 'working-directory' as const }]
       : []),
     ...(user !== official ? [{ path: user, role: 'user' as const }] : []),

@@ -3,6 +3,7 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { ApiRouter } from '../../src-main/api/router';
 import type { ClemplayBridge } from '../../src-shared/bridge';
 import { createIpcWebSocketClass } from '../../src-shared/ipc-socket';
+import { reconnectDelayMs } from '../connection';
 
 declare global {
   interface Window {
@@ -37,9 +38,20 @@ function createSocketClient() {
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '';
   url.hash = '';
-  return createWSClient({ url: url.href });
+  return createWSClient({
+    url: url.href,
+    retryDelayMs: reconnectDelayMs,
+    // A host that stopped answering (suspended, a dead SSH tunnel) closes no socket: pings find out.
+    keepAlive: { enabled: true, intervalMs: 5000, pongTimeoutMs: 3000 },
+  });
 }
 
-export const api: ApiClient = createTRPCClient<ApiRouter>({ links: [wsLink({ client: createSocketClient() })] });
+/** The socket under the API: its `connectionState` feeds the connection indicator. */
+export const socketClient = createSocketClient();
+
+/** True in a browser on the web host, false in Electron (where the API is IPC inside one process tree). */
+export const overNetwork = window.clemplay === undefined;
+
+export const api: ApiClient = createTRPCClient<ApiRouter>({ links: [wsLink({ client: socketClient })] });
 
 export { describeError } from './describe-error';

@@ -1,7 +1,9 @@
+import { Check, Copy } from 'lucide-react';
 import { useEffect } from 'react';
 import { defaultApiPort } from '../../src-shared/model-server';
 import type { ModelServerStoreState } from '../model-server-store';
 import { useModelServerStore } from '../model-server';
+import { ErrorState } from './states';
 
 type ServedRequest = ModelServerStoreState['requests'][number];
 
@@ -54,11 +56,7 @@ export function ModelServerSettings() {
           />
         </label>
       </div>
-      {error !== null && (
-        <p role="alert" className="error" data-testid="model-server-error">
-          {error}
-        </p>
-      )}
+      {error !== null && <ErrorState testId="model-server-error">{error}</ErrorState>}
       {running && (
         <dl className="facts">
           <dt>URL</dt>
@@ -71,6 +69,7 @@ export function ModelServerSettings() {
               data-testid="model-server-copy"
               onClick={() => void copyKey((text) => navigator.clipboard.writeText(text))}
             >
+              {copied ? <Check aria-hidden size={14} /> : <Copy aria-hidden size={14} />}
               {copied ? 'Copied' : 'Copy'}
             </button>
           </dd>

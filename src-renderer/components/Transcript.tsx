@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { lazy, memo, Suspense, useState } from 'react';
 import type { ContextMeter as Meter, ParticipantView, SessionView } from '../../src-shared/conversation/session';
 import {
   currentVersion,
@@ -7,6 +7,9 @@ import {
   type TranscriptMessage,
 } from '../../src-shared/conversation/transcript';
 import type { JsonObject } from '../../src-shared/json';
+
+// Markdown and its highlighter load with the first answer, not with the page.
+const Markdown = lazy(() => import('./Markdown'));
 
 /** A query as the person typed it: a name or JSON text as it is, an object as JSON. */
 export function queryText(query: string | JsonObject | null): string {
@@ -109,112 +112,129 @@ function HumanAnswer({ onAnswer, testIdPrefix }: { onAnswer(text: string): void;
   );
 }
 
-function MessageItem({
-  message,
-  session,
-  actions,
-  busy,
-  testIdPrefix,
-}: {
-  message: TranscriptMessage;
-  session: SessionView;
-  actions: TranscriptActions;
-  busy: boolean;
-  testIdPrefix: string;
-}) {
-  const [editing, setEditing] = useState<string | null>(null);
-  const version = currentVersion(message);
-  const fromUser = message.speaker === userSpeaker;
-  const participant = session.participants.find((candidate) => candidate.id === message.speaker);
-  const kind = fromUser ? 'user' : participant === undefined ? 'system' : 'assistant';
-  const name = fromUser ? 'You' : participant === undefined ? message.speaker : participantName(participant);
-  return (
-    <li className={`message ${kind}`} data-testid={`message-${kind}`} data-speaker={message.speaker}>
-      <div className="message-head">
-        <span className="muted">{name}</span>
-        {message.versions.length > 1 && actions.selectVersion !== undefined && (
-          <span className="versions">
-            <button
-              type="button"
-              aria-label="Previous version"
-              disabled={busy || message.current === 0}
-              onClick={() => actions.selectVersion?.(message, message.current - 1)}
-            >
-              ‹
-            </button>
-            <span className="muted" data-testid="message-version">
-              {message.current + 1}/{message.versions.length}
+/** One message; unchanged messages keep their object (the reducer replaces only what changed), so they skip rendering. */
+const MessageItem = memo(
+  function MessageItem({
+    message,
+    participant,
+    actions,
+    busy,
+    testIdPrefix,
+  }: {
+    message: TranscriptMessage;
+    /** The speaker, when it is a participant. */
+    participant: ParticipantView | undefined;
+    actions: TranscriptActions;
+    busy: boolean;
+    testIdPrefix: string;
+  }) {
+    const [editing, setEditing] = useState<string | null>(null);
+    const version = currentVersion(message);
+    const fromUser = message.speaker === userSpeaker;
+    const kind = fromUser ? 'user' : participant === undefined ? 'system' : 'assistant';
+    const name = fromUser ? 'You' : participant === undefined ? message.speaker : participantName(participant);
+    return (
+      <li className={`message ${kind}`} data-testid={`message-${kind}`} data-speaker={message.speaker}>
+        <div className="message-head">
+          <span className="muted">{name}</span>
+          {message.versions.length > 1 && actions.selectVersion !== undefined && (
+            <span className="versions">
+              <button
+                type="button"
+                aria-label="Previous version"
+                disabled={busy || message.current === 0}
+                onClick={() => actions.selectVersion?.(message, message.current - 1)}
+              >
+                ‹
+              </button>
+              <span className="muted" data-testid="message-version">
+                {message.current + 1}/{message.versions.length}
+              </span>
+              <button
+                type="button"
+                aria-label="Next version"
+                disabled={busy || message.current === message.versions.length - 1}
+                onClick={() => actions.selectVersion?.(message, message.current + 1)}
+              >
+                ›
+              </button>
             </span>
-            <button
-              type="button"
-              aria-label="Next version"
-              disabled={busy || message.current === message.versions.length - 1}
-              onClick={() => actions.selectVersion?.(message, message.current + 1)}
-            >
-              ›
-            </button>
-          </span>
+          )}
+        </div>
+        {version.reasoning !== '' && (
+          <details className="reasoning" data-testid="message-reasoning">
+            <summary className="muted">Reasoning</summary>
+            <div className="message-text">{version.reasoning}</div>
+          </details>
         )}
-      </div>
-      {version.reasoning !== '' && (
-        <details className="reasoning" data-testid="message-reasoning">
-          <summary className="muted">Reasoning</summary>
-          <div className="message-text">{version.reasoning}</div>
-        </details>
-      )}
-      {editing === null ? (
-        <div className="message-text">{version.text}</div>
-      ) : (
-        <form
-          className="stack"
-          onSubmit={(event) => {
-            event.preventDefault();
-            actions.edit?.(message, editing);
-            setEditing(null);
-          }}
-        >
-          <textarea
-            data-testid="message-edit-input"
-            value={editing}
-            onChange={(event) => setEditing(event.target.value)}
-          />
-          <div className="row">
-            <button type="submit" data-testid="message-edit-send">
-              Send
-            </button>
-            <button type="button" onClick={() => setEditing(null)}>
-              Cancel
-            </button>
+        {editing === null ? (
+          kind === 'assistant' ? (
+            <div className="message-text">
+              <Suspense fallback={<div className="plain">{version.text}</div>}>
+                <Markdown text={version.text} />
+              </Suspense>
+            </div>
+          ) : (
+            <div className="message-text plain">{version.text}</div>
+          )
+        ) : (
+          <form
+            className="stack"
+            onSubmit={(event) => {
+              event.preventDefault();
+              actions.edit?.(message, editing);
+              setEditing(null);
+            }}
+          >
+            <textarea
+              data-testid="message-edit-input"
+              value={editing}
+              onChange={(event) => setEditing(event.target.value)}
+            />
+            <div className="row">
+              <button type="submit" data-testid="message-edit-send">
+                Send
+              </button>
+              <button type="button" onClick={() => setEditing(null)}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        )}
+        {version.error !== undefined && (
+          <div className="error" role="alert">
+            {version.error.code}: {version.error.message}
           </div>
-        </form>
-      )}
-      {version.error !== undefined && (
-        <div className="error" role="alert">
-          {version.error.code}: {version.error.message}
-        </div>
-      )}
-      {version.status === 'stopped' && <div className="muted">(stopped)</div>}
-      {version.human_request !== undefined && actions.answer !== undefined && (
-        <HumanAnswer testIdPrefix={testIdPrefix} onAnswer={(text) => actions.answer?.(message.speaker, text)} />
-      )}
-      {kind === 'assistant' && <ReplyStats version={version} hidden={participant?.hidden === true} />}
-      {!busy && editing === null && (
-        <div className="message-actions">
-          {kind === 'assistant' && actions.regenerate !== undefined && (
-            <button type="button" data-testid="message-regenerate" onClick={() => actions.regenerate?.(message)}>
-              Regenerate
-            </button>
-          )}
-          {kind === 'user' && actions.edit !== undefined && (
-            <button type="button" data-testid="message-edit" onClick={() => setEditing(version.text)}>
-              Edit
-            </button>
-          )}
-        </div>
-      )}
-    </li>
-  );
-}
+        )}
+        {version.status === 'stopped' && <div className="muted">(stopped)</div>}
+        {version.human_request !== undefined && actions.answer !== undefined && (
+          <HumanAnswer testIdPrefix={testIdPrefix} onAnswer={(text) => actions.answer?.(message.speaker, text)} />
+        )}
+        {kind === 'assistant' && <ReplyStats version={version} hidden={participant?.hidden === true} />}
+        {!busy && editing === null && (
+          <div className="message-actions">
+            {kind === 'assistant' && actions.regenerate !== undefined && (
+              <button type="button" data-testid="message-regenerate" onClick={() => actions.regenerate?.(message)}>
+                Regenerate
+              </button>
+            )}
+            {kind === 'user' && actions.edit !== undefined && (
+              <button type="button" data-testid="message-edit" onClick={() => setEditing(version.text)}>
+                Edit
+              </button>
+            )}
+          </div>
+        )}
+      </li>
+    );
+  },
+  // The actions are new closures on every render of the page but always act on the same session.
+  (before, after) =>
+    before.message === after.message &&
+    before.participant === after.participant &&
+    before.busy === after.busy &&
+    before.testIdPrefix === after.testIdPrefix,
+);
 
 /**
  * The messages of a session (or the part of it `show` picks: one side of a Pair), each with its speaker, reasoning
@@ -227,22 +247,26 @@ export function Transcript({
   busy,
   testId,
   testIdPrefix = 'chat',
+  skip = 0,
 }: {
   session: SessionView;
   show?: (message: TranscriptMessage) => boolean;
+  /** Messages left out at the start (a long chat shows its end first). */
+  skip?: number;
   actions: TranscriptActions;
   busy: boolean;
   testId: string;
   testIdPrefix?: string;
 }) {
-  const messages = show === undefined ? session.messages : session.messages.filter(show);
+  const tail = skip > 0 ? session.messages.slice(skip) : session.messages;
+  const messages = show === undefined ? tail : tail.filter(show);
   return (
     <ol className="messages" data-testid={testId}>
       {messages.map((message) => (
         <MessageItem
           key={message.id}
           message={message}
-          session={session}
+          participant={session.participants.find((candidate) => candidate.id === message.speaker)}
           actions={actions}
           busy={busy}
           testIdPrefix={testIdPrefix}

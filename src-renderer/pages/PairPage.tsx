@@ -2,20 +2,11 @@ import { useEffect, useState } from 'react';
 import { isSessionBusy, type SessionView, type VoteWinner } from '../../src-shared/conversation/session';
 import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-shared/conversation/transcript';
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
+import { download } from '../download';
 import { useSessionStore } from '../sessions';
-import { hashParams, setHashParam } from '../store';
+import { modelFromHash, sessionFromHash, showSession } from '../store';
 
 type Mode = 'side-by-side' | 'dialogue';
-
-/** Offers a text as a file download (exports). */
-function download(name: string, content: string, type: string): void {
-  const url = URL.createObjectURL(new Blob([content], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  URL.revokeObjectURL(url);
-}
 
 function Leaderboard() {
   const board = useSessionStore((state) => state.leaderboard);
@@ -146,7 +137,7 @@ function Pane({ session, side, busy }: { session: SessionView; side: 'a' | 'b'; 
       <ContextMeter meter={participant.context} />
       {last !== undefined && <ReplyStats version={currentVersion(last)} hidden={participant.hidden} />}
       {participant.registry_changed && (
-        <div className="notice row" role="status">
+        <div className="banner banner-warning" role="status">
           <span>The registry changed for this model.</span>
           <button type="button" disabled={busy} onClick={() => void store().reResolve(session.id, side)}>
             Re-resolve
@@ -174,8 +165,8 @@ function Pane({ session, side, busy }: { session: SessionView; side: 'a' | 'b'; 
  * in a dialogue. The sessions live in main; this page makes, follows and steers them.
  */
 export function PairPage() {
-  const [sessionId, setSessionId] = useState<string | null>(() => hashParams().get('session'));
-  const [modelA, setModelA] = useState(() => hashParams().get('model') ?? 'mock');
+  const [sessionId, setSessionId] = useState<string | null>(() => sessionFromHash());
+  const [modelA, setModelA] = useState(() => modelFromHash() ?? 'mock');
   const [modelB, setModelB] = useState('programmatic');
   const [blind, setBlind] = useState(false);
   const [pool, setPool] = useState('');
@@ -200,7 +191,7 @@ export function PairPage() {
 
   const open = (id: string): void => {
     setSessionId(id);
-    setHashParam('session', id);
+    showSession(id);
   };
 
   const send = async (): Promise<void> => {
@@ -244,7 +235,7 @@ export function PairPage() {
 
   const reset = (): void => {
     setSessionId(null);
-    setHashParam('session', null);
+    showSession(null);
   };
 
   const exportAs = async (format: 'json' | 'markdown'): Promise<void> => {

@@ -1,6 +1,11 @@
-import { useState } from 'react';
+import { Columns2, Gamepad2, MessagesSquare, Play } from 'lucide-react';
+import { useEffect, useState } from 'react';
 import { api, describeError } from '../api/client';
 import { SpecEditor } from '../components/SpecEditor';
+import { EmptyState, ErrorState } from '../components/states';
+import { placeName } from '../registry-places';
+import { withModelName } from '../spec-text';
+import { openWithModel, useAppStore } from '../store';
 
 type Explanation = Awaited<ReturnType<typeof api.spec.explain.query>>;
 
@@ -10,14 +15,30 @@ function show(value: unknown): string {
 
 /** Type a spec, see what it resolves to and why: every entry's verdict, the bindings, where each key came from. */
 export function PlaygroundPage() {
-  const [query, setQuery] = useState('{"model_name": "gpt-4o-mini", "temperature": 0}');
+  const query = useAppStore((state) => state.playgroundQuery);
+  const setQuery = useAppStore((state) => state.setPlaygroundQuery);
+  const files = useAppStore((state) => state.registry.files);
+  const loadRegistry = useAppStore((state) => state.loadRegistry);
   const [explanation, setExplanation] = useState<Explanation | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [hint, setHint] = useState<string | null>(null);
+  useEffect(() => {
+    // Entries are named by their files ("your registry #0"): the file list comes with the registry.
+    if (useAppStore.getState().registry.files.length === 0) void loadRegistry();
+  }, [loadRegistry]);
 
-  const resolve = async () => {
+  const resolve = async (text = query) => {
     setError(null);
+    setHint(null);
+    if (text.trim() === '') {
+      setExplanation(null);
+      setHint(
+        'Type a model name, such as gpt-4o-mini, or a JSON spec such as {"model_name": "gpt-4o", "temperature": 0}.',
+      );
+      return;
+    }
     try {
-      setExplanation(await api.spec.explain.query(query));
+      setExplanation(await api.spec.explain.query(text));
     } catch (cause) {
       setExplanation(null);
       const { code, message } = describeError(cause);
@@ -26,6 +47,7 @@ export function PlaygroundPage() {
   };
 
   const result = explanation?.result;
+  const suggestion = result !== undefined && !result.ok ? result.error.suggestion : null;
   return (
     <section className="stack">
       <h1>Playground</h1>
@@ -34,20 +56,44 @@ export function PlaygroundPage() {
         <SpecEditor value={query} onChange={setQuery} onSubmit={() => void resolve()} testId="playground-query" />
       </div>
       <div className="row">
-        <button type="button" data-testid="playground-resolve" onClick={() => void resolve()}>
+        <button type="button" className="primary" data-testid="playground-resolve" onClick={() => void resolve()}>
+          <Play aria-hidden size={16} />
           Resolve
         </button>
         <span className="muted">Ctrl+Enter</span>
       </div>
-      {error !== null && (
-        <p role="alert" className="error" data-testid="playground-error">
-          {error}
+      {hint !== null && (
+        <p className="muted" role="status" data-testid="playground-hint">
+          {hint}
         </p>
       )}
+      {error !== null && <ErrorState testId="playground-error">{error}</ErrorState>}
       {result !== undefined && !result.ok && (
-        <p role="alert" className="error" data-testid="playground-error">
+        <ErrorState testId="playground-error">
           no-match: {result.error.message}
-        </p>
+          {suggestion !== null && (
+            <div className="row" data-testid="playground-suggestion">
+              Did you mean
+              <button
+                type="button"
+                onClick={() => {
+                  const next = withModelName(query, suggestion);
+                  setQuery(next);
+                  void resolve(next);
+                }}
+              >
+                {suggestion}
+              </button>
+              ?
+            </div>
+          )}
+        </ErrorState>
+      )}
+      {explanation === null && error === null && hint === null && (
+        <EmptyState title="Nothing resolved yet" testId="playground-empty">
+          Type a model name or a JSON spec and press Resolve (Ctrl+Enter): you see the spec it resolves to, the entry it
+          came from, and why every other entry did or did not match. Then chat with it, pair it or let it play a game.
+        </EmptyState>
       )}
       {result?.ok && (
         <div className="stack" data-testid="playground-result">
@@ -55,8 +101,22 @@ export function PlaygroundPage() {
           <p className="muted" data-testid="playground-source">
             {result.match === null
               ? 'No entry matched; the query names a backend, so it is used as it is.'
-              : `From ${result.match.lookupSource === 'official' ? 'the official registry' : result.match.file}, entry #${result.match.index}.`}
+              : `From ${placeName(result.match.lookupSource, result.match.index, files)} (${result.match.file}).`}
           </p>
+          <div className="row" aria-label="Use this spec">
+            <button type="button" data-testid="playground-chat" onClick={() => openWithModel('chat', query)}>
+              <MessagesSquare aria-hidden size={16} />
+              Chat with this
+            </button>
+            <button type="button" data-testid="playground-pair" onClick={() => openWithModel('pair', query)}>
+              <Columns2 aria-hidden size={16} />
+              Pair with…
+            </button>
+            <button type="button" data-testid="playground-games" onClick={() => openWithModel('games', query)}>
+              <Gamepad2 aria-hidden size={16} />
+              Play a game
+            </button>
+          </div>
           <pre className="code" data-testid="playground-spec">
             {JSON.stringify(result.finalSpec, null, 2)}
           </pre>
@@ -86,8 +146,8 @@ export function PlaygroundPage() {
               >
                 <span>{verdict.matched ? (position === explanation.winner ? '✓ wins' : '✓') : '✗'}</span>{' '}
                 <strong>{show(verdict.model_name)}</strong>{' '}
-                <span className="muted">
-                  {verdict.lookupSource === 'official' ? 'official' : verdict.file} #{verdict.index}
+                <span className="muted" data-testid="playground-verdict-place">
+                  {placeName(verdict.lookupSource, verdict.index, files)}
                 </span>
                 {!verdict.matched && (
                   <span className="muted">

@@ -1,15 +1,66 @@
+import { KeyRound, Monitor, Moon, Play, Square, Sun, Trash2 } from 'lucide-react';
 import { useEffect, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ModelServerSettings } from '../components/ModelServerSettings';
+import { ErrorState } from '../components/states';
+import type { ThemePreference } from '../theme';
+import { useThemeStore } from '../theme-store';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
+
+/** Where a key comes from, in plain words. */
+function describeSource(status: KeyStatus): string {
+  switch (status.source) {
+    case 'safe-storage':
+      return "stored encrypted in your system's key store";
+    case 'environment':
+      return `from the environment variable ${status.location ?? ''}`.trimEnd();
+    case 'key-json':
+      return `from clemcore's key.json${status.location === null ? '' : ` (${status.location})`}`;
+    case 'config-file':
+      return 'stored in a file readable only by you';
+    default:
+      return 'set';
+  }
+}
+
+/** Light, dark, or whatever the system uses. */
+function ThemeSwitch() {
+  const preference = useThemeStore((state) => state.preference);
+  const setPreference = useThemeStore((state) => state.setPreference);
+  const choices: { value: ThemePreference; label: string; Icon: typeof Sun }[] = [
+    { value: 'system', label: 'System', Icon: Monitor },
+    { value: 'light', label: 'Light', Icon: Sun },
+    { value: 'dark', label: 'Dark', Icon: Moon },
+  ];
+  return (
+    <div className="segmented" role="radiogroup" aria-label="Theme" data-testid="theme-switch">
+      {choices.map(({ value, label, Icon }) => (
+        <label key={value}>
+          <input
+            type="radio"
+            name="theme"
+            value={value}
+            data-testid={`theme-${value}`}
+            checked={preference === value}
+            onChange={() => setPreference(value)}
+          />
+          <Icon aria-hidden size={16} />
+          {label}
+        </label>
+      ))}
+    </div>
+  );
+}
 
 /** API keys per backend: set, replace or clear one; the page only ever sees "set", the source and the last 4. */
 function ApiKeys() {
   const [statuses, setStatuses] = useState<KeyStatus[]>([]);
   const [drafts, setDrafts] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
+  const [clearing, setClearing] = useState<KeyStatus | null>(null);
   const refresh = () =>
     api.credentials.status.query().then(setStatuses, (cause: unknown) => setError(describeError(cause).message));
   useEffect(() => {
@@ -28,11 +79,7 @@ function ApiKeys() {
 
   return (
     <div className="stack">
-      {error !== null && (
-        <p role="alert" className="error" data-testid="key-error">
-          {error}
-        </p>
-      )}
+      {error !== null && <ErrorState testId="key-error">{error}</ErrorState>}
       <table className="table">
         <tbody>
           {statuses.map((status) => {
@@ -41,7 +88,7 @@ function ApiKeys() {
               <tr key={id} data-testid={`key-row-${status.backend}`}>
                 <td>{id}</td>
                 <td data-testid={`key-status-${status.backend}`}>
-                  {status.set ? `set (${status.hint ?? '…'}) from ${status.source}` : 'not set'}
+                  {status.set ? `set (${status.hint ?? '…'}), ${describeSource(status)}` : 'not set'}
                 </td>
                 <td>
                   <form
@@ -68,21 +115,17 @@ function ApiKeys() {
                       onChange={(event) => setDrafts({ ...drafts, [id]: event.target.value })}
                     />
                     <button type="submit" data-testid={`key-save-${status.backend}`} disabled={!drafts[id]}>
+                      <KeyRound aria-hidden size={14} />
                       Save
                     </button>
                     <button
                       type="button"
+                      className="danger"
                       data-testid={`key-clear-${status.backend}`}
                       disabled={!status.set}
-                      onClick={() =>
-                        void run(() =>
-                          api.credentials.clear.mutate({
-                            backend: status.backend,
-                            ...(status.baseUrl ? { base_url: status.baseUrl } : {}),
-                          }),
-                        )
-                      }
+                      onClick={() => setClearing(status)}
                     >
+                      <Trash2 aria-hidden size={14} />
                       Clear
                     </button>
                   </form>
@@ -97,11 +140,38 @@ function ApiKeys() {
           })}
         </tbody>
       </table>
+      <ConfirmDialog
+        open={clearing !== null}
+        title={`Clear the ${clearing?.backend ?? ''} key?`}
+        confirmLabel="Clear key"
+        danger
+        testId="key-clear-confirm"
+        onCancel={() => setClearing(null)}
+        onConfirm={() => {
+          const status = clearing;
+          setClearing(null);
+          if (status === null) return;
+          void run(() =>
+            api.credentials.clear.mutate({
+              backend: status.backend,
+              ...(status.baseUrl ? { base_url: status.baseUrl } : {}),
+            }),
+          );
+        }}
+      >
+        <p>
+          clemplay forgets this key. Models on {clearing?.backend} will not answer until you set a key again; keep a
+          copy if you still need it.
+        </p>
+      </ConfirmDialog>
     </div>
   );
 }
 
-/** A live connection check: ticks stream from main until stopped, proving streaming and cancellation. */
+/**
+ * A live connection check: numbers stream from clemplay's main process until stopped, which shows that streaming
+ * works and that stopping really stops it there.
+ */
 function Ticks() {
   const [count, setCount] = useState(0);
   const [running, setRunning] = useState(false);
@@ -133,18 +203,22 @@ function Ticks() {
   return (
     <div className="row">
       <button type="button" data-testid="ticks-start" onClick={start} disabled={running}>
-        Start ticks
+        <Play aria-hidden size={14} />
+        Start
       </button>
       <button type="button" data-testid="ticks-stop" onClick={stop} disabled={!running}>
+        <Square aria-hidden size={14} />
         Stop
       </button>
       <button type="button" data-testid="ticks-check" onClick={check}>
-        Ask main
+        Ask clemplay what runs
       </button>
-      <span data-testid="ticks-count">{count}</span>
+      <span>
+        messages received: <span data-testid="ticks-count">{count}</span>
+      </span>
       {serverTicks !== null && (
         <span className="muted" data-testid="ticks-server">
-          running in main: {serverTicks}
+          checks running in clemplay: {serverTicks}
         </span>
       )}
       <span className="muted" data-testid="ticks-state">
@@ -164,8 +238,10 @@ export function SettingsPage() {
   return (
     <section>
       <h1>Settings</h1>
+      <h2>Appearance</h2>
+      <ThemeSwitch />
       <h2>About</h2>
-      {error !== null && <p className="error">{error}</p>}
+      {error !== null && <ErrorState>{error}</ErrorState>}
       {info !== null && (
         <dl className="facts" data-testid="app-info">
           <dt>Version</dt>
@@ -181,6 +257,10 @@ export function SettingsPage() {
       <h2>Serve models to other apps</h2>
       <ModelServerSettings />
       <h2>Connection check</h2>
+      <p className="muted">
+        Streams a message a few times a second from clemplay to this page. Stop must end it in clemplay too: “Ask
+        clemplay what runs” then says 0.
+      </p>
       <Ticks />
     </section>
   );

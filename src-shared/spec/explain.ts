@@ -1,7 +1,14 @@
 import type { JsonObject, JsonValue } from '../json.js';
 import { describeJson, ownValue } from './json-tools.js';
 import type { LookupResult, Provenance } from './lookup.js';
-import { applySpecialNames, describeConflict, entryLabel, matchedResult, unmatchedResult } from './lookup.js';
+import {
+  applySpecialNames,
+  describeConflict,
+  entryLabel,
+  entryPlace,
+  matchedResult,
+  unmatchedResult,
+} from './lookup.js';
 import type { RegistryIndex, SourcedEntry } from './registry-index.js';
 import { isCandidate } from './registry-index.js';
 import type { UnifySuccess } from './unify.js';
@@ -111,7 +118,7 @@ export function formatExplanation(explanation: Explanation): string {
   }
   lines.push(`entries (${explanation.verdicts.length}):`);
   explanation.verdicts.forEach((verdict, position) => {
-    const label = `${verdict.lookupSource} #${verdict.index} ${entryLabel(verdict.model_name)}`;
+    const label = `${entryPlace(verdict.lookupSource, verdict.index)} ${entryLabel(verdict.model_name)}`;
     if (verdict.matched) lines.push(`  ✓ ${label}${position === explanation.winner ? '  ← wins' : ''}`);
     else lines.push(`  ✗ ${label}: ${describeConflict(verdict)}`);
   });
@@ -124,7 +131,7 @@ export function formatExplanation(explanation: Explanation): string {
   if (result.match === null) {
     lines.push('result: no entry matched; the query names a backend, so it is used as it is');
   } else {
-    lines.push(`result: ${result.match.lookupSource} #${result.match.index} (${result.match.file})`);
+    lines.push(`result: ${entryPlace(result.match.lookupSource, result.match.index)} (${result.match.file})`);
   }
   lines.push(indent(JSON.stringify(result.finalSpec, null, 2), '  '));
   const bindings = Object.entries(provenance.bindings);

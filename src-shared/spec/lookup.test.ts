@@ -219,9 +219,29 @@ describe('lookup', () => {
       right: 'gpt-4o-mini',
       reason: 'different values',
     });
-    expect(result.error.message).toContain('no registry entry matches {"model_name":"gpt-4o-mnii"}; nearest: ');
+    expect(result.error.suggestion).toBe('gpt-4o-mini');
+    expect(result.error.message).toContain(
+      'no registry entry matches {"model_name":"gpt-4o-mnii"}; did you mean "gpt-4o-mini"? Nearest: ',
+    );
     expect(result.error.message).toContain('gpt-4o-mini (official #3: model_name "gpt-4o-mnii" ≠ "gpt-4o-mini"), ');
     expect(result.error.message).toContain('give a "backend" to use the query as it is');
+  });
+
+  it('suggests a name only for a name no entry has, and only when it is near one', () => {
+    const suggestionFor = (query: JsonObject): string | null => {
+      const result = lookup(query, registry);
+      if (result.ok) throw new Error('expected no match');
+      return result.error.suggestion;
+    };
+    expect(suggestionFor({ model_name: 'GPT-4o-mini ' })).toBe('gpt-4o-mini');
+    expect(suggestionFor({ model_name: 'llama3' })).toBe('llama-3');
+    // Far from every name: no guess.
+    expect(suggestionFor({ model_name: 'claude-opus' })).toBeNull();
+    // The name exists; another key is what conflicts, so a different name would be the wrong advice.
+    expect(suggestionFor({ model_name: 'gpt-4o-mini', model_id: 'another' })).toBeNull();
+    const far = lookup({ model_name: 'claude-opus' }, registry);
+    if (far.ok) throw new Error('expected no match');
+    expect(far.error.message).not.toContain('did you mean');
   });
 
   it('keeps registry order among equally near entries and reports nested conflicts', () => {

@@ -62,6 +62,11 @@ export interface NoMatchError {
   message: string;
   /** Up to 5 entries, nearest `model_name` first (ties in registry order). */
   nearest: NearEntry[];
+  /**
+   * The registry name the query's `model_name` most likely meant (a typo: within {@link suggestionDistance}
+   * edits), or null when no name is that near, or when the name exists and another key is what conflicts.
+   */
+  suggestion: string | null;
 }
 
 /** A query resolved to a spec. */
@@ -221,6 +226,15 @@ export function describeConflict(conflict: Pick<UnifyFailure, 'path' | 'left' | 
   return conflict.reason === 'different values' ? text : `${text} (${conflict.reason})`;
 }
 
+/**
+ * Where an entry is, as every list, message and explanation writes it: its source (`official`, or the file its
+ * entries are tagged with) and its position in that file, `official #5`. Positions restart in each file, so a bare
+ * `#0` would be ambiguous.
+ */
+export function entryPlace(source: string, index: number): string {
+  return `${source} #${index}`;
+}
+
 /** How an entry is named in messages: its `model_name`, or a stand-in when it has none. */
 export function entryLabel(modelName: JsonValue | undefined | null): string {
   if (modelName === undefined || modelName === null) return '(no model_name)';
@@ -261,19 +275,52 @@ export function nearestEntries(query: JsonObject, index: RegistryIndex, limit = 
   return nearest;
 }
 
+/** How many edits (insert, delete, replace a character; case ignored) a typo may be from the name it meant. */
+export function suggestionDistance(name: string): number {
+  return Math.max(2, Math.floor(name.length / 4));
+}
+
+/**
+ * The registry name nearest a name that no entry has, when it is within {@link suggestionDistance} edits (case and
+ * surrounding spaces ignored); ties go to the earlier entry. Null when the name exists or nothing is that near.
+ */
+export function suggestName(name: string, index: RegistryIndex): string | null {
+  if (index.positionsByName.has(name) || index.names.includes(name)) return null;
+  const wanted = name.trim().toLowerCase();
+  const row: number[] = [];
+  let best: { name: string; distance: number } | null = null;
+  const seen = new Set<string>();
+  for (const candidate of index.names) {
+    if (candidate === null || seen.has(candidate)) continue;
+    seen.add(candidate);
+    const distance = levenshtein(wanted, candidate.toLowerCase(), row);
+    if (distance <= suggestionDistance(wanted) && (best === null || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name ?? null;
+}
+
 /** The no-match error for a query (after special names). */
 export function noMatchError(query: JsonObject, index: RegistryIndex): NoMatchError {
   const nearest = nearestEntries(query, index);
+  const name = concreteModelName(query);
+  const suggestion = name === null ? null : suggestName(name, index);
   const listed = nearest
-    .map((near) => `${entryLabel(near.model_name)} (${near.lookupSource} #${near.index}: ${describeConflict(near)})`)
+    .map(
+      (near) =>
+        `${entryLabel(near.model_name)} (${entryPlace(near.lookupSource, near.index)}: ${describeConflict(near)})`,
+    )
     .join(', ');
-  const where = index.entries.length === 0 ? 'the registry is empty' : `nearest: ${listed}`;
+  const guess = suggestion === null ? '' : `did you mean ${JSON.stringify(suggestion)}? `;
+  const where = index.entries.length === 0 ? 'the registry is empty' : `${guess === '' ? 'n' : 'N'}earest: ${listed}`;
   return {
     code: 'no-match',
     message:
-      `no registry entry matches ${describeJson(query, 200)}; ${where}. ` +
+      `no registry entry matches ${describeJson(query, 200)}; ${guess}${where}. ` +
       'Fix the query, add a registry entry, or give a "backend" to use the query as it is.',
     nearest,
+    suggestion,
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { foldersOf } from '../../services.js';
 import { procedure, router } from '../trpc.js';
 
 const appInfo = z.object({
@@ -10,6 +11,17 @@ const appInfo = z.object({
   transport: z.enum(['ipc', 'websocket', 'in-process']),
   /** `app.ticks` subscriptions running in main right now (a connection check shows that stopping really stops). */
   activeTicks: z.number().int().nonnegative(),
+  /** Where this process keeps a person's files: the same for the app, the CLI and the web host. */
+  folders: z.object({
+    /** settings.json, the user registry, credentials. */
+    config: z.string(),
+    /** chats/, and by default models/ and results/. */
+    data: z.string(),
+    /** The models folders in use; downloads go to the first. */
+    models: z.array(z.string()),
+    /** Game results. */
+    results: z.string(),
+  }),
 });
 /** What `app.info` answers. */
 export type AppInfo = z.infer<typeof appInfo>;
@@ -54,6 +66,7 @@ export const appRouter = router({
     platform: process.platform,
     transport: ctx.transport,
     activeTicks: activeTickers.count,
+    folders: foldersOf(ctx.services),
   })),
 
   ticks: procedure.input(ticksInput).subscription(async function* ({ input, signal }): AsyncGenerator<Tick> {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,9 @@ describe('localModels', () => {
       code: 'model-load',
       message: expect.stringMatching(/not a GGUF file/),
     });
+    // A file that is not a GGUF still has a size: the list shows what is on disk, not "0 B".
+    expect(list.models[0]?.size_bytes).toBe((await stat(join(models, 'broken.gguf'))).size);
+    expect(list.models[0]?.size_bytes).toBeGreaterThan(0);
   });
 
   it('inspect: one file in depth; a missing one is not-found', async () => {
@@ -156,10 +159,16 @@ describe('localModels', () => {
       context_size: '512',
     };
     expect(saved.entry).toEqual(expected);
+    expect(saved.already).toBe(false);
     const userRegistry = services.registry.files().find((file) => file.role === 'user');
     expect(saved.file).toBe(userRegistry?.path);
     expect(JSON.parse(await readFile(saved.file, 'utf8'))).toEqual([expected]);
     expect(services.registry.resolve('my-tiny').spec).toMatchObject(expected);
+
+    // A second click adds nothing: the same entry is already there.
+    const again = await caller().localModels.addToRegistry({ path: join(models, 'tiny.gguf'), model_name: 'my-tiny' });
+    expect(again).toEqual({ ...saved, already: true });
+    expect(JSON.parse(await readFile(saved.file, 'utf8'))).toEqual([expected]);
   });
 
   it('rejects bad input', async () => {

@@ -11,6 +11,7 @@ import {
   type MemoryEstimate,
   type ModelList,
 } from '../../llama/service.js';
+import { jsonEqual } from '../../../src-shared/spec/json-tools.js';
 import { jsonObject } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
 
@@ -284,15 +285,22 @@ export const localModelsRouter = router({
 
   /**
    * Appends a registry entry for a file to the user registry: `{ model_name, backend: 'llamacpp', model_path, … }`.
-   * Returns the entry and where it was saved.
+   * Returns the entry and where it is; `already` when your registry had exactly that entry, which is then not added
+   * again.
    */
   addToRegistry: procedure
     .input(z.object({ path, model_name: z.string().min(1).max(200).optional() }))
-    .output(z.object({ entry: jsonObject, file: z.string(), index: z.number().int().nonnegative() }))
+    .output(
+      z.object({ entry: jsonObject, file: z.string(), index: z.number().int().nonnegative(), already: z.boolean() }),
+    )
     .mutation(async ({ ctx, input }) => {
       const entry = await ctx.services.localModels.registryEntry(input.path, input.model_name);
+      const existing = ctx.services.registry
+        .entries()
+        .find((row) => row.role === 'user' && jsonEqual(row.entry, entry));
+      if (existing !== undefined) return { entry, file: existing.file, index: existing.index, already: true };
       const saved = await ctx.services.registry.save({ entry });
-      return { entry, ...saved };
+      return { entry, ...saved, already: false };
     }),
 });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { entryWarnings } from '../../registry/registry-schema.js';
 import type { RegistryChange } from '../../registry/registry-stack.js';
 import { entryAddress, jsonObject } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
@@ -23,7 +24,10 @@ export const registryRouter = router({
   /** The stack's files with their load status and problems. */
   files: procedure.query(({ ctx }) => ctx.services.registry.files()),
 
-  /** Creates (no index) or replaces (index) an entry; official entries are overridden in the user registry. */
+  /**
+   * Creates (no index) or replaces (index) an entry; official entries are overridden in the user registry. Returns
+   * where it is, and `warnings` (an unknown backend, a key of the wrong type) for an entry that saved but looks wrong.
+   */
   save: procedure
     .input(
       z.object({
@@ -33,7 +37,10 @@ export const registryRouter = router({
         version: z.string().max(128).optional(),
       }),
     )
-    .mutation(({ ctx, input }) => ctx.services.registry.save(input)),
+    .mutation(async ({ ctx, input }) => ({
+      ...(await ctx.services.registry.save(input)),
+      warnings: entryWarnings(input.entry),
+    })),
 
   duplicate: procedure
     .input(entryAddress)

@@ -1,0 +1,253 @@
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { AppError } from '../../src-shared/errors.js';
+import { games } from '../../src-shared/games/catalog.js';
+import type { EvalResult } from '../../src-shared/games/eval.js';
+import { evaluate } from '../../src-shared/games/eval.js';
+import { createGameResources, defaultInstancesPath, readInstanceFile } from '../games/game-files.js';
+import { evaluateResults, readEpisodeScores, transcribeResults } from '../games/results-reader.js';
+import { executeRun, planRun, type RunEvent, type RunSummary } from '../games/runner.js';
+import { findAppRoot } from '../paths.js';
+import { exitCodes } from './exit-codes.js';
+import { collect, numberOption, registryOption, servicesForCommand } from './options.js';
+
+/** The results folder when none is given: `./results`, clembench's habit. */
+const defaultResultsDir = 'results';
+
+function instanceIds(value: string, previous: number[] = []): number[] {
+  const ids = value.split(',').map((part) => part.trim());
+  if (ids.some((id) => !/^\d+$/.test(id))) {
+    throw new InvalidArgumentError('instance ids are whole numbers separated by commas, e.g. 0,3');
+  }
+  return [...previous, ...ids.map(Number)];
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+function figure(value: number | null): string {
+  return value === null ? '–' : value.toFixed(2);
+}
+
+/** The scores table `run` and `eval` print: a row per game and model pair, then each pair's clemscore. */
+export function formatEvalTable(result: EvalResult): string {
+  if (result.rows.length === 0) return 'no scored episodes\n';
+  const header = ['game', 'models', 'episodes', '% played', 'quality score', 'clemscore'];
+  const rows = result.rows.map((row) => [
+    row.game,
+    row.models,
+    String(row.episodes),
+    figure(row.played),
+    figure(row.quality_score),
+    figure(row.clemscore),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, column) => pad(cell, widths[column]!, column >= 2))
+      .join('  ')
+      .trimEnd();
+  const overall = result.overall.map(
+    (entry) =>
+      `clemscore ${figure(entry.clemscore)}  ${entry.models}  (% played ${figure(entry.played)}, quality score ${figure(entry.quality_score)})`,
+  );
+  return [line(header), ...rows.map(line), '', ...overall].join('\n') + '\n';
+}
+
+function episodeName(event: { episode: { game: string; experiment: string; game_id: number } }): string {
+  return `${event.episode.game}/${event.episode.experiment}/${String(event.episode.game_id).padStart(5, '0')}`;
+}
+
+/** Progress on stderr: one updating line on a terminal, a line per episode otherwise. */
+function progressReporter(stream: NodeJS.WriteStream): (event: RunEvent) => void {
+  const live = stream.isTTY === true;
+  let open = false;
+  const write = (text: string, final: boolean): void => {
+    if (live) {
+      stream.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
+      open = !final;
+    } else {
+      stream.write(`${text}\n`);
+    }
+  };
+  const closeLine = (): void => {
+    if (open) stream.write('\n');
+    open = false;
+  };
+  return (event) => {
+    switch (event.type) {
+      case 'run-start':
+        stream.write(
+          `playing ${event.total} episode${event.total === 1 ? '' : 's'}` +
+            (event.skipped > 0 ? ` (${event.skipped} already complete, skipped)` : '') +
+            '\n',
+        );
+        break;
+      case 'episode-end': {
+        const score = event.main_score === null ? '' : `, Main Score ${figure(event.main_score)}`;
+        write(`[${event.done}/${event.total}] ${episodeName(event)}: ${event.outcome}${score}`, false);
+        break;
+      }
+      case 'episode-error':
+        closeLine();
+        write(
+          `[${event.done}/${event.total}] ${episodeName(event)}: error[${event.error.code}] ${event.error.message}`,
+          true,
+        );
+        break;
+      case 'run-end':
+        closeLine();
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+interface RunCommandOptions {
+  game: string[];
+  model: string[];
+  experiment?: string[];
+  instanceIds?: number[];
+  instances?: string;
+  results: string;
+  registry?: string[];
+  temperature?: number;
+  maxTokens?: number;
+}
+
+function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('play games with one model (self-play) or two (one per role); results in clembench’s layout')
+    .requiredOption('-g, --game <game>', 'a game to play (repeatable); see `clemplay games`', collect)
+    .requiredOption(
+      '-m, --model <query>',
+      'a model name or JSON spec; once for self-play, twice for one per role',
+      collect,
+    )
+    .option('-e, --experiment <name>', 'only this experiment (repeatable); default all', collect)
+    .option('--instance-ids <ids>', 'only these game_ids, comma-separated (e.g. 0,3)', instanceIds)
+    .option('--instances <file>', 'an instance file in clembench’s format instead of the game’s own (one game only)')
+    .option('--results <dir>', 'the results folder', defaultResultsDir)
+    .option(registryOption.flags, registryOption.description, collect)
+    .option(
+      '-t, --temperature <t>',
+      'sampling temperature for every model (default 0)',
+      numberOption('temperature', { minimum: 0 }),
+    )
+    .option(
+      '-l, --max-tokens <n>',
+      'the most tokens per answer',
+      numberOption('max tokens', { integer: true, minimum: 1 }),
+    )
+    .action(async (options: RunCommandOptions) => {
+      const services = await servicesForCommand(options.registry);
+      const controller = new AbortController();
+      const interrupt = (): void => {
+        if (controller.signal.aborted) process.exit(130);
+        process.stderr.write('\nstopping: episodes that finished are kept (Ctrl+C again to quit at once)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', interrupt);
+      try {
+        const resultsDir = resolve(options.results);
+        const plan = await planRun(
+          services,
+          {
+            games: options.game,
+            models: options.model,
+            resultsDir,
+            ...(options.experiment ? { experiments: options.experiment } : {}),
+            ...(options.instanceIds ? { instanceIds: options.instanceIds } : {}),
+            ...(options.instances ? { instancesFile: resolve(options.instances) } : {}),
+            ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+            ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+            ...(process.env.CLEMPLAY_PARALLEL_EPISODES
+              ? { concurrency: Number(process.env.CLEMPLAY_PARALLEL_EPISODES) || 1 }
+              : {}),
+          },
+          createGameResources(),
+        );
+        if (plan.contestants.some((contestant) => contestant.backend === 'human')) {
+          throw new AppError(
+            'invalid-input',
+            'a human player cannot play from `clemplay run` yet: play on the Games page',
+          );
+        }
+        const summary: RunSummary = await executeRun(plan, {
+          version: services.version,
+          signal: controller.signal,
+          onEvent: progressReporter(process.stderr),
+        });
+        const scope = new Set(plan.games.map((gamePlan) => `${gamePlan.modelsFolder}\n${gamePlan.game.name}`));
+        const records = (await readEpisodeScores(resultsDir)).filter((record) =>
+          scope.has(`${record.models}\n${record.game}`),
+        );
+        process.stdout.write(formatEvalTable(evaluate(records)));
+        process.stderr.write(
+          `${summary.played} played, ${summary.skipped} skipped, ${summary.failed.length} failed` +
+            `${summary.stopped ? ', stopped' : ''}; results in ${resultsDir}\n`,
+        );
+        if (summary.stopped) process.exitCode = 130;
+        else if (summary.failed.length > 0) process.exitCode = exitCodes.error;
+      } finally {
+        process.off('SIGINT', interrupt);
+        await services.dispose();
+      }
+    });
+}
+
+export function registerGameCommands(program: Command): void {
+  program
+    .command('games')
+    .description('the games clemplay can run, their roles and experiments')
+    .action(async () => {
+      const appRoot = findAppRoot();
+      for (const game of games) {
+        let experiments: string;
+        try {
+          const file = await readInstanceFile(defaultInstancesPath(appRoot, game.name));
+          experiments = file.experiments
+            .map((experiment) => `${experiment.name} (${experiment.game_instances.length})`)
+            .join(', ');
+        } catch (error) {
+          experiments = `unreadable: ${(error as Error).message}`;
+        }
+        process.stdout.write(
+          `${game.name}\n  ${game.description}\n  roles: ${game.roles.join(', ')}\n  experiments: ${experiments}\n`,
+        );
+      }
+    });
+
+  registerRun(program);
+
+  program
+    .command('eval')
+    .description(
+      'scores of a results folder: % played, quality score and clemscore; writes results.csv and results.html',
+    )
+    .option('--results <dir>', 'the results folder', defaultResultsDir)
+    .option(
+      '--json',
+      'print one JSON object: {rows: [{game, models, played, quality_score, clemscore, …}], overall, clemscore}',
+    )
+    .action(async (options: { results: string; json?: boolean }) => {
+      const resultsDir = resolve(options.results);
+      const result = await evaluateResults(resultsDir);
+      process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : formatEvalTable(result));
+      process.stderr.write(`wrote ${resultsDir}/results.csv and results.html\n`);
+    });
+
+  program
+    .command('transcribe')
+    .description('write transcript.html again for every episode of a results folder')
+    .option('--results <dir>', 'the results folder', defaultResultsDir)
+    .action(async (options: { results: string }) => {
+      const resultsDir = resolve(options.results);
+      const { written, skipped } = await transcribeResults(resultsDir);
+      process.stdout.write(`wrote ${written} transcript${written === 1 ? '' : 's'} under ${resultsDir}\n`);
+      for (const path of skipped) process.stderr.write(`skipped ${path}: no readable interactions.json\n`);
+    });
+}
