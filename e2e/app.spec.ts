@@ -175,6 +175,23 @@ test.describe('web host in Chromium', () => {
     await expect(page.getByTestId('key-status-openai')).toHaveText('not set');
   });
 
+  test('trusts a server in Settings, lists it, and removes it again', async ({ page }) => {
+    await page.goto(app.url);
+    await page.getByTestId('nav-settings').click();
+    await expect(page.getByTestId('trusted-origin')).toContainText(['http://127.0.0.1:8080', 'https://api.openai.com']);
+    await page.getByTestId('trusted-origin-input').fill('ftp://nowhere');
+    await page.getByTestId('trusted-origin-add').click();
+    await expect(page.getByTestId('trusted-origin-error')).toContainText('http:// or https://');
+    await page.getByTestId('trusted-origin-input').fill('https://GPU-box.lan:8443/v1');
+    await page.getByTestId('trusted-origin-add').click();
+    const added = page.getByTestId('trusted-origin-row').filter({ hasText: 'https://gpu-box.lan:8443' });
+    await expect(added).toContainText('added by you');
+    await page.reload();
+    await page.getByTestId('nav-settings').click();
+    await added.getByTestId('trusted-origin-remove').click();
+    await expect(added).toHaveCount(0);
+  });
+
   test('refuses the page without the token', async ({ request }) => {
     const withoutToken = app.url.replace(/\?token=.*$/, '');
     expect((await request.get(withoutToken)).status()).toBe(401);

@@ -85,6 +85,8 @@ test.describe('Chat in Chromium', () => {
   test('picks a model from the registry with the keyboard', async ({ page }) => {
     await page.goto(app.url);
     await page.getByTestId('nav-chat').click();
+    // The page's code arrives on its own (pages are split): the shortcut is there once the page is.
+    await expect(page.getByTestId('chat-input')).toBeVisible();
     await page.keyboard.press('Control+K');
     await expect(page.getByTestId('chat-model')).toBeFocused();
     await page.keyboard.type('alp');

@@ -73,6 +73,29 @@ const valueTypeIds = {
   array: 9,
 } as const;
 
+/** What a counted field of the header holds; tests overwrite these to make hostile headers. */
+export type GgufFieldKind =
+  | 'version'
+  | 'tensor-count'
+  | 'metadata-count'
+  | 'key-length'
+  | 'value-type'
+  | 'string-length'
+  | 'array-item-type'
+  | 'array-length'
+  | 'tensor-name-length'
+  | 'dimension-count'
+  | 'dimension'
+  | 'tensor-type'
+  | 'tensor-offset';
+
+/** Where one counted field of an encoded header is: its byte offset and width. */
+export interface GgufHeaderField {
+  kind: GgufFieldKind;
+  offset: number;
+  bytes: 4 | 8;
+}
+
 const ggufMagic = 'GGUF';
 const ggufVersion = 3;
 
@@ -80,6 +103,13 @@ const ggufVersion = 3;
 class ByteSink {
   private readonly parts: Buffer[] = [];
   private length = 0;
+  /** The counted fields written so far, for tests that make hostile headers. */
+  readonly fields: GgufHeaderField[] = [];
+
+  /** Notes that the next field written is of `kind`. */
+  mark(kind: GgufFieldKind, bytes: 4 | 8): void {
+    this.fields.push({ kind, offset: this.length, bytes });
+  }
 
   get byteLength(): number {
     return this.length;
@@ -114,8 +144,9 @@ class ByteSink {
     this.bytes(buffer);
   }
 
-  string(value: string): void {
+  string(value: string, kind: GgufFieldKind = 'string-length'): void {
     const encoded = Buffer.from(value, 'utf8');
+    this.mark(kind, 8);
     this.uint64(encoded.length);
     this.bytes(encoded);
   }
@@ -130,6 +161,7 @@ class ByteSink {
 }
 
 function writeMetadataValue(sink: ByteSink, value: GgufMetadataValue): void {
+  sink.mark('value-type', 4);
   switch (value.type) {
     case 'uint32':
       sink.uint32(valueTypeIds.uint32);
@@ -153,19 +185,25 @@ function writeMetadataValue(sink: ByteSink, value: GgufMetadataValue): void {
       return;
     case 'string-array':
       sink.uint32(valueTypeIds.array);
+      sink.mark('array-item-type', 4);
       sink.uint32(valueTypeIds.string);
+      sink.mark('array-length', 8);
       sink.uint64(value.value.length);
       for (const item of value.value) sink.string(item);
       return;
     case 'float32-array':
       sink.uint32(valueTypeIds.array);
+      sink.mark('array-item-type', 4);
       sink.uint32(valueTypeIds.float32);
+      sink.mark('array-length', 8);
       sink.uint64(value.value.length);
       for (const item of value.value) sink.float32(item);
       return;
     case 'int32-array':
       sink.uint32(valueTypeIds.array);
+      sink.mark('array-item-type', 4);
       sink.uint32(valueTypeIds.int32);
+      sink.mark('array-length', 8);
       sink.uint64(value.value.length);
       for (const item of value.value) sink.int32(item);
       return;
@@ -182,6 +220,8 @@ export interface GgufHeaderLayout {
   tensors: ReadonlyArray<{ byteLength: number; relativeOffset: number }>;
   /** Total file length once every tensor has been written and padded. */
   fileLength: number;
+  /** Every counted field of the header, in file order. */
+  fields: readonly GgufHeaderField[];
 }
 
 /** Encodes the GGUF v3 header for the given metadata and tensors; `alignment` must match `general.alignment`. */
@@ -192,11 +232,14 @@ export function encodeGgufHeader(
 ): GgufHeaderLayout {
   const sink = new ByteSink();
   sink.bytes(Buffer.from(ggufMagic, 'ascii'));
+  sink.mark('version', 4);
   sink.uint32(ggufVersion);
+  sink.mark('tensor-count', 8);
   sink.uint64(tensorInfos.length);
+  sink.mark('metadata-count', 8);
   sink.uint64(metadata.length);
   for (const [key, value] of metadata) {
-    sink.string(key);
+    sink.string(key, 'key-length');
     writeMetadataValue(sink, value);
   }
 
@@ -209,10 +252,16 @@ export function encodeGgufHeader(
       throw new Error(`${info.name}: rows of ${firstDimension} elements cannot be split into ${info.type} blocks`);
     }
     const byteLength = encodedByteLength(info.type, elementCount);
-    sink.string(info.name);
+    sink.string(info.name, 'tensor-name-length');
+    sink.mark('dimension-count', 4);
     sink.uint32(info.dimensions.length);
-    for (const dimension of info.dimensions) sink.uint64(dimension);
+    for (const dimension of info.dimensions) {
+      sink.mark('dimension', 8);
+      sink.uint64(dimension);
+    }
+    sink.mark('tensor-type', 4);
     sink.uint32(ggmlTypeIds[info.type]);
+    sink.mark('tensor-offset', 8);
     sink.uint64(relativeOffset);
     tensors.push({ byteLength, relativeOffset });
     relativeOffset = alignUp(relativeOffset + byteLength, alignment);
@@ -220,7 +269,13 @@ export function encodeGgufHeader(
 
   const dataOffset = alignUp(sink.byteLength, alignment);
   sink.zeros(dataOffset - sink.byteLength);
-  return { header: sink.toBuffer(), dataOffset, tensors, fileLength: dataOffset + relativeOffset };
+  return {
+    header: sink.toBuffer(),
+    dataOffset,
+    tensors,
+    fileLength: dataOffset + relativeOffset,
+    fields: sink.fields,
+  };
 }
 
 const conversionFloat = new Float32Array(1);

@@ -1,16 +1,24 @@
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendContext } from './backends/types.js';
 import { HumanInputHub } from './conversation/human-input-hub.js';
 import { SessionEngine } from './conversation/session-engine.js';
 import { SessionStore } from './conversation/session-store.js';
 import { VoteStore } from './conversation/vote-store.js';
-import { createBackendKeyResolver, CredentialStore } from './credentials/credential-store.js';
+import {
+  createBackendKeyResolver,
+  CredentialStore,
+  credentialsFileName,
+  vaultFileName,
+} from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { ModelServer } from './openai-api/model-server.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
-import { defaultRegistryFiles, RegistryStack } from './registry/registry-stack.js';
-import { SettingsStore } from './settings/settings-store.js';
+import { defaultRegistryFiles, RegistryStack, registryFileName } from './registry/registry-stack.js';
+import { TrustedOrigins } from './credentials/trusted-origins.js';
+import { removeStaleTempFiles } from './files/atomic-write.js';
+import { SettingsStore, settingsFileName } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -36,8 +44,10 @@ export interface AppServices {
   readonly humanInput: HumanInputHub;
   /** Local GGUF models: runtime, model manager, GPU info (node-llama-cpp loads on first use). */
   readonly localModels: LocalModelService;
-  /** settings.json in the config folder (models folders). */
+  /** settings.json in the config folder (models folders, trusted origins). */
   readonly settings: SettingsStore;
+  /** The origins the user trusts with backend-wide API keys. */
+  readonly trustedOrigins: TrustedOrigins;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
   /** The OpenAI-compatible API serving the registry's models to other apps (`clemplay api`, Settings). */
@@ -118,11 +128,41 @@ export async function effectiveModelsDirs(
   return saved ?? defaultModelsDirs(dataDir, environment);
 }
 
+/**
+ * Removes what writers that died mid-save left behind (temp files of processes that no longer run) beside the files
+ * clemplay writes; a folder that cannot be cleaned is reported and left as it is.
+ */
+async function removeLeftovers(configDir: string, dataDir: string, cwd: string | null): Promise<void> {
+  const configFiles = new Set([registryFileName, credentialsFileName, vaultFileName, settingsFileName]);
+  const ofConfig = (name: string): boolean => configFiles.has(name.replace(/\.bak$/, ''));
+  const cleanups: [string, (name: string) => boolean][] = [
+    [configDir, ofConfig],
+    [join(dataDir, 'sessions'), (name) => name.endsWith('.json')],
+    [dataDir, (name) => name === 'votes.json'],
+    ...(cwd === null
+      ? []
+      : [
+          [cwd, (name: string) => name.replace(/\.bak$/, '') === registryFileName] as [
+            string,
+            (name: string) => boolean,
+          ],
+        ]),
+  ];
+  await Promise.all(
+    cleanups.map(([folder, isOurs]) =>
+      removeStaleTempFiles(folder, isOurs).catch((error: unknown) => {
+        process.stderr.write(`warning: could not clean up temp files in ${folder}: ${String(error)}\n`);
+      }),
+    ),
+  );
+}
+
 export async function createAppServices(options: AppServicesOptions = {}): Promise<AppServices> {
   const appRoot = options.appRoot ?? findAppRoot();
   const configDir = options.configDir ?? defaultConfigDir();
   const dataDir = options.dataDir ?? defaultDataDir();
   const cwd = options.cwd === undefined ? process.cwd() : options.cwd;
+  await removeLeftovers(configDir, dataDir, cwd);
   const registry = await RegistryStack.open(
     defaultRegistryFiles({
       cwd,
@@ -141,6 +181,11 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   });
   const humanInput = new HumanInputHub();
   const settings = new SettingsStore(configDir);
+  const trustedOrigins = new TrustedOrigins({
+    registry,
+    settings,
+    homeKeyJsonPath: join(options.homeDirectory ?? homedir(), '.clemcore', 'key.json'),
+  });
   const environment = options.environment ?? process.env;
   const localModels = createLocalModelService({
     modelsDirs: options.modelsDirs ?? (await effectiveModelsDirs(configDir, dataDir, environment)),
@@ -148,6 +193,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   });
   const backendContext: BackendContext = {
     getApiKey: createBackendKeyResolver(credentials),
+    isTrustedOrigin: (url) => trustedOrigins.isTrusted(url),
     getConnection: (backend) => credentials.getConnection(backend),
     humanInput,
     localModels,
@@ -163,7 +209,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const modelServer = new ModelServer({
     registry,
     backendContext,
-    modelsDirs: () => localModels.modelsDirs,
+    localModels,
     entries: () => registry.entries(),
     laneCapacity: (id) => localModels.status().models.find((model) => model.id === id)?.settings.parallel ?? 1,
     credentials,
@@ -183,6 +229,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     backendContext,
     localModels,
     settings,
+    trustedOrigins,
     modelServer,
     async dispose() {
       // Requests and sessions first: they stop their replies (sessions save), then the models they held can go.

@@ -42,6 +42,8 @@ export type StreamPart =
   | { type: 'text-delta'; text: string }
   | { type: 'reasoning-delta'; text: string }
   | { type: 'usage'; usage: Usage }
+  /** Something the person should know that does not stop the reply (a key held back from an untrusted server). */
+  | { type: 'warning'; warning: AppErrorShape }
   /** The human backend waits for a person: answer with `chat.humanReply` and this `request_id`. */
   | { type: 'human-input-needed'; request_id: string; prompt: string }
   | { type: 'end'; reason: Exclude<FinishReason, 'error'> }

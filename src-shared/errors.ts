@@ -1,7 +1,10 @@
+import { stripUrlCredentials } from './secrets.js';
+
 /**
  * The closed set of error codes that cross the API (DESIGN.md, "Backends"), plus `conflict` for refused
- * registry writes, `not-found` for lookups of things that do not exist, and `context-overflow` for a conversation
- * longer than the model's context.
+ * registry writes, `not-found` for lookups of things that do not exist, `context-overflow` for a conversation longer
+ * than the model's context, `corrupt` for files whose structure is broken (a GGUF header that lies about its sizes)
+ * and `untrusted-origin` for a key withheld from a server the user has not trusted.
  */
 export const errorCodes = [
   'no-match',
@@ -9,6 +12,8 @@ export const errorCodes = [
   'invalid-input',
   'not-found',
   'conflict',
+  'corrupt',
+  'untrusted-origin',
   'auth',
   'rate-limit',
   'network',
@@ -42,10 +47,12 @@ export class AppError extends Error implements AppErrorShape {
     this.details = details;
   }
 
+  /** The shape that crosses the API; user names and passwords in URLs (`http://user:pass@host`) are left out. */
   toShape(): AppErrorShape {
+    const message = stripUrlCredentials(this.message);
     return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+      ? { code: this.code, message }
+      : { code: this.code, message, details: this.details };
   }
 }
 
@@ -53,8 +60,11 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
 }
 
-/** The API shape of anything thrown: an AppError as it is, anything else as `internal` with its message. */
+/**
+ * The API shape of anything thrown: an AppError as it is, anything else as `internal` with its message; URL
+ * credentials are left out of either.
+ */
 export function toAppErrorShape(error: unknown): AppErrorShape {
   if (error instanceof AppError) return error.toShape();
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+  return { code: 'internal', message: stripUrlCredentials(error instanceof Error ? error.message : String(error)) };
 }

@@ -17,10 +17,11 @@ describe('credentials API', () => {
     const all = await api.credentials.status();
     expect(JSON.stringify(all)).not.toContain(secret);
     expect(JSON.stringify(set)).not.toContain(secret);
-    expect(await services.backendContext.getApiKey('openai')).toBe(secret);
+    const request = { backend: 'openai', baseUrl: 'https://api.openai.com/v1', originTrusted: true };
+    expect(await services.backendContext.getApiKey(request)).toEqual({ apiKey: secret });
     const cleared = await api.credentials.clear({ backend: 'openai' });
     expect(cleared).toMatchObject({ set: false });
-    expect(await services.backendContext.getApiKey('openai')).toBeUndefined();
+    expect(await services.backendContext.getApiKey(request)).toEqual({ apiKey: undefined });
   });
 
   it('reads keys from the environment first for the CLI and web host', async () => {

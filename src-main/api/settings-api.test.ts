@@ -36,8 +36,20 @@ describe('settings API: models folders', () => {
     expect(once.localModels.modelsDirs).toEqual(['/one-off']);
   });
 
-  it('refuses an empty list', async () => {
-    const api = createCaller({ services: await createTestServices(), transport: 'in-process' });
+  it('refuses an empty list, NUL bytes and the root of the file system, and saves nothing then', async () => {
+    const services = await createTestServices();
+    const api = createCaller({ services, transport: 'in-process' });
     await expect(api.settings.setModelsDirs({ folders: [] })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(api.settings.setModelsDirs({ folders: ['/tmp/a\u0000b'] })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('NUL'),
+    });
+    for (const root of ['/', '/..', '//']) {
+      await expect(api.settings.setModelsDirs({ folders: ['/tmp/models', root] })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+        message: expect.stringContaining('the root of the file system'),
+      });
+    }
+    expect((await api.settings.get()).settings).toEqual({});
   });
 });

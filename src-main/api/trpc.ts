@@ -42,6 +42,8 @@ const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   'invalid-input': 'BAD_REQUEST',
   'not-found': 'NOT_FOUND',
   conflict: 'CONFLICT',
+  corrupt: 'UNPROCESSABLE_CONTENT',
+  'untrusted-origin': 'FORBIDDEN',
   auth: 'UNAUTHORIZED',
   'rate-limit': 'TOO_MANY_REQUESTS',
   network: 'BAD_GATEWAY',

@@ -28,7 +28,7 @@ beforeAll(async () => {
   await mkdir(models);
   tiny = await ensureTestModel('tiny');
   service = createLocalModelService({ modelsDirs: [models], gpu: false, cwd: folder });
-  context = { getApiKey: async () => undefined, localModels: service };
+  context = { getApiKey: async () => ({ apiKey: undefined }), localModels: service };
   server = await startFakeModelServer({ '/served-tiny.gguf': tiny });
 });
 

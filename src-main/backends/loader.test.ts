@@ -26,7 +26,10 @@ describe('backend loader', () => {
 
   it('lists models only for OpenAI-style specs', async () => {
     await expect(
-      listBackendModels({ model_name: 'x', backend: 'programmatic' }, { getApiKey: async () => undefined }),
+      listBackendModels(
+        { model_name: 'x', backend: 'programmatic' },
+        { getApiKey: async () => ({ apiKey: undefined }) },
+      ),
     ).rejects.toMatchObject({ code: 'invalid-input' });
   });
 });

@@ -29,7 +29,7 @@ async function start(options: FakeOpenAIServerOptions = {}): Promise<FakeOpenAIS
 }
 
 function context(apiKey?: string): BackendContext {
-  return { getApiKey: async () => apiKey };
+  return { getApiKey: async () => ({ apiKey }) };
 }
 
 function specFor(target: FakeOpenAIServer, extra: JsonObject = {}): JsonObject {

@@ -8,6 +8,7 @@ import type {
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
 import { AppError, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
+import { stripUrlCredentials } from '../../src-shared/secrets.js';
 import {
   EosCuller,
   StopStringFilter,
@@ -19,7 +20,7 @@ import {
   type StreamTextFilter,
 } from './options.js';
 import { defaultRetryPolicy, parseRetryAfterMs, retryDelayMs, sleep, withRetries, type RetryPolicy } from './retry.js';
-import type { Backend, BackendContext, GenerateRequest, Model } from './types.js';
+import type { ApiKeyAnswer, Backend, BackendContext, GenerateRequest, Model } from './types.js';
 
 /** What differs between the `openai` and the `openai_compatible` backends. */
 export interface OpenAIFlavour {
@@ -69,6 +70,12 @@ export interface OpenAIBackendOptions {
   /** Milliseconds a started stream may go without a chunk; default 30000. Spec: `stall_timeout_s`. */
   stallTimeoutMs?: number;
 }
+
+/**
+ * The most retries a spec may ask for: with backoff, 10 already spans minutes; more would let a registry entry keep
+ * a request (and its key) going to a failing server for hours.
+ */
+export const maximumRetries = 10;
 
 /** Default wait for the first token: long enough for hidden reasoning and for a CPU server's prompt processing. */
 export const defaultFirstTokenTimeoutMs = 120_000;
@@ -176,11 +183,11 @@ export function readConnection(
   const retry: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
   if (retriesSetting !== undefined) {
     const value = retriesSetting.value;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maximumRetries) {
       throw specProblem(
         retriesSetting.path,
-        `The model spec's \`${retriesSetting.path}\` must be a whole number ≥ 0 (retries after the first try), ` +
-          `not ${JSON.stringify(value)}.`,
+        `The model spec's \`${retriesSetting.path}\` must be a whole number from 0 to ${maximumRetries} (retries ` +
+          `after the first try), not ${JSON.stringify(value)}.`,
       );
     }
     retry.retries = value;
@@ -272,9 +279,12 @@ export function buildRequestBody(
   return body;
 }
 
-/** Replaces secrets in a text: the API key itself, and anything shaped like a key or a bearer token. */
+/**
+ * Replaces secrets in a text: the API key itself, anything shaped like a key or a bearer token, and user names and
+ * passwords in URLs.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let result = text;
+  let result = stripUrlCredentials(text);
   for (const secret of secrets) {
     // Very short "keys" (such as "x" for servers that want any) would shred the message and protect nothing.
     if (secret.length >= 4) result = result.split(secret).join('[redacted]');
@@ -630,14 +640,16 @@ class OpenAIStyleModel implements Model {
     }
 
     let apiKey: string | undefined;
+    let withheldFrom: string | undefined;
     try {
       // Raced against the signal: a key store that waits for the person (a keychain prompt) must not delay a stop.
-      const key = await untilAborted(this.context.getApiKey(this.flavour.name, this.connection.baseUrl), signal);
+      const key = await untilAborted(requestApiKey(this.flavour, this.connection, this.context), signal);
       if (key.aborted) {
         yield* this.endAborted(state);
         return;
       }
-      apiKey = key.value;
+      apiKey = key.value.apiKey;
+      withheldFrom = key.value.withheld?.origin;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       yield errorPart({
@@ -649,6 +661,15 @@ class OpenAIStyleModel implements Model {
     }
     if (apiKey === '') apiKey = undefined;
     if (apiKey !== undefined) secrets = [apiKey];
+    if (withheldFrom !== undefined) {
+      const withheld = untrustedOriginError(this.flavour, withheldFrom);
+      // OpenAI cannot answer without a key: nothing is sent. A local server often needs none: it is asked without.
+      if (this.flavour.apiKeyRequired) {
+        yield errorPart(withheld);
+        return;
+      }
+      yield { type: 'warning', warning: withheld };
+    }
     if (apiKey === undefined && this.flavour.apiKeyRequired) {
       yield errorPart({
         code: 'auth',
@@ -686,8 +707,13 @@ class OpenAIStyleModel implements Model {
     if (this.connection.eosToCull !== undefined) filters.push(new EosCuller(this.connection.eosToCull));
 
     for (let tryNumber = 1; ; tryNumber += 1) {
-      const outcome = yield* this.attempt(client, body, apiKey, signal, state, filters, stopFilter, errorPart);
-      if (outcome.type === 'finished') return;
+      const attempted = yield* this.attempt(client, body, apiKey, signal, state, filters, stopFilter, errorPart);
+      if (attempted.type === 'finished') return;
+      // The server wants the key that was held back: say why it was not sent, and how to send it.
+      const outcome =
+        withheldFrom !== undefined && attempted.error.code === 'auth'
+          ? { ...attempted, error: untrustedOriginError(this.flavour, withheldFrom, attempted.error.message) }
+          : attempted;
       const policy = this.connection.retry;
       if (outcome.retryable && tryNumber <= policy.retries && !signal.aborted) {
         const waited = await sleep(retryDelayMs(tryNumber, policy, outcome.retryAfterMs), signal);
@@ -884,6 +910,39 @@ function missingKeyAdvice(flavour: OpenAIFlavour, baseUrl: string): string {
     : `No API key for backend ${flavour.name} — set it in Settings or ${flavour.apiKeyEnvironmentVariable}`;
 }
 
+/** Asks the key store for the key to send to the connection's server, saying whether its origin is trusted. */
+async function requestApiKey(
+  flavour: OpenAIFlavour,
+  connection: OpenAIConnection,
+  context: BackendContext,
+): Promise<ApiKeyAnswer> {
+  const originTrusted = (await context.isTrustedOrigin?.(connection.baseUrl)) ?? false;
+  return context.getApiKey({ backend: flavour.name, baseUrl: connection.baseUrl, originTrusted });
+}
+
+/**
+ * Why a key was not sent to `origin`, and what the person can do; `serverSaid` is the server's own refusal when it
+ * answered without the key.
+ */
+export function untrustedOriginError(flavour: OpenAIFlavour, origin: string, serverSaid?: string): AppErrorShape {
+  const held =
+    `The ${flavour.apiKeyEnvironmentVariable} / Settings key for backend ${flavour.name} was not sent to ${origin}: ` +
+    'keys go only to servers you trust (those in your registry, the official one and --registry files, and ones ' +
+    'you added), and a model_registry.json in the working folder does not count.';
+  const remedy =
+    flavour.name === 'openai'
+      ? ` To use backend openai there, store a key for that server (Settings → API keys, with its base URL).`
+      : ` If you trust it, run \`clemplay trust ${origin}\` (or add it in Settings → Trusted servers), or store a ` +
+        'key for that server alone.';
+  const outcome =
+    serverSaid !== undefined
+      ? ` It was asked without one and refused: ${serverSaid}`
+      : flavour.apiKeyRequired
+        ? ' Nothing was sent.'
+        : ' The request goes without a key.';
+  return { code: 'untrusted-origin', message: held + remedy + outcome, details: { backend: flavour.name, origin } };
+}
+
 /**
  * The spec with `base_url` and `organization` from the credentials (clemcore's key.json) where it has none of its
  * own: the spec always wins, so a registry entry can point one model elsewhere.
@@ -928,7 +987,13 @@ export async function listOpenAIStyleModels(
   signal?: AbortSignal,
 ): Promise<string[]> {
   const connection = readConnection(flavour, await withStoredConnection(flavour, spec, context), options, false);
-  let apiKey = await context.getApiKey(flavour.name, connection.baseUrl);
+  const answer = await requestApiKey(flavour, connection, context);
+  const withheldFrom = answer.withheld?.origin;
+  if (withheldFrom !== undefined && flavour.apiKeyRequired) {
+    const error = untrustedOriginError(flavour, withheldFrom);
+    throw new AppError(error.code, error.message, error.details);
+  }
+  let apiKey = answer.apiKey;
   if (apiKey === '') apiKey = undefined;
   const secrets = apiKey === undefined ? [] : [apiKey];
   if (apiKey === undefined && flavour.apiKeyRequired) {
@@ -967,7 +1032,12 @@ export async function listOpenAIStyleModels(
   } catch (error) {
     if (signal?.aborted === true) throw new AppError('aborted', 'Listing the models was cancelled.');
     const mapped = mapOpenAIError(error, flavour, connection);
-    const shape = redactError(mapped.error, secrets);
+    const shape = redactError(
+      withheldFrom !== undefined && mapped.error.code === 'auth'
+        ? untrustedOriginError(flavour, withheldFrom, mapped.error.message)
+        : mapped.error,
+      secrets,
+    );
     throw new AppError(shape.code, shape.message, shape.details);
   }
 }

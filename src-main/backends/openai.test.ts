@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 function context(apiKey?: string): BackendContext {
-  return { getApiKey: async () => apiKey };
+  return { getApiKey: async () => ({ apiKey }) };
 }
 
 const hello: GenerateRequest = { messages: [{ role: 'user', content: 'Say hello.' }], options: {} };
@@ -49,6 +49,15 @@ describe('openai backend', { timeout: 10_000 }, () => {
     expect(connection.firstTokenTimeoutMs).toBe(120_000);
     expect(connection.stallTimeoutMs).toBe(30_000);
     expect(connection.retry.retries).toBe(2);
+  });
+
+  it('bounds retries at 10', () => {
+    expect(readConnection(openAIFlavour, { model_name: 'm', retries: 10 }).retry.retries).toBe(10);
+    for (const retries of [11, 1e9, -1, 1.5]) {
+      expect(() => readConnection(openAIFlavour, { model_name: 'm', retries })).toThrow(
+        expect.objectContaining({ code: 'invalid-spec', message: expect.stringContaining('from 0 to 10') }),
+      );
+    }
   });
 
   it('keeps credentials out of the base URL it shows', () => {

@@ -3,7 +3,7 @@ import type { ChatMessage, GenerationOptions, StreamPart } from '../../src-share
 import type { JsonObject } from '../../src-shared/json.js';
 import { backend } from './programmatic.js';
 
-const context = { getApiKey: async () => undefined };
+const context = { getApiKey: async () => ({ apiKey: undefined }) };
 
 async function run(
   spec: JsonObject,

@@ -46,10 +46,37 @@ export interface HumanInputBroker {
   ask(request: HumanInputRequest, signal: AbortSignal): Promise<string>;
 }
 
+/** What a backend asks the key store for. */
+export interface ApiKeyRequest {
+  backend: string;
+  /** The server the key would be sent to. */
+  baseUrl: string;
+  /**
+   * Whether the user trusts that server's origin with keys not filed for it alone (an environment variable, a key
+   * stored without a base_url). The caller decides, from {@link BackendContext.isTrustedOrigin}, never from the
+   * spec: a spec from a working-directory registry or an API request could name any server. False: only a key
+   * filed for that server (or its origin) is given.
+   */
+  originTrusted: boolean;
+}
+
+/** The key store's answer. */
+export interface ApiKeyAnswer {
+  /** The key to send; undefined: send none. */
+  apiKey: string | undefined;
+  /** Set when a backend-wide key exists but was held back because the origin is not trusted. */
+  withheld?: { origin: string };
+}
+
 /** Where backends get what is not in the spec: API keys, a person to ask, the local-model runtime. */
 export interface BackendContext {
-  /** The API key for a backend name (optionally for one base URL), or undefined when none is set. */
-  getApiKey(backend: string, baseUrl?: string): Promise<string | undefined>;
+  /** The API key to send to a server, or none; see {@link ApiKeyRequest}. */
+  getApiKey(request: ApiKeyRequest): Promise<ApiKeyAnswer>;
+  /**
+   * Whether the user trusts a URL's origin with backend-wide keys (the registry files they own, Settings, `clemplay
+   * trust`); absent: nothing is trusted beyond keys filed per server.
+   */
+  isTrustedOrigin?(url: string): Promise<boolean>;
   /** Where the human backend asks; backends other than `human` never need it. */
   humanInput?: HumanInputBroker;
   /**

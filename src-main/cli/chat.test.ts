@@ -47,7 +47,12 @@ interface Run {
 }
 
 /** Runs the CLI; `onStdout` sees what it printed so far each time it prints (to act mid-reply). */
-function clemplay(args: string[], input = '', onStdout?: (text: string, child: ReturnType<typeof spawn>) => void) {
+function clemplay(
+  args: string[],
+  input = '',
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
+  environment: NodeJS.ProcessEnv = {},
+) {
   return new Promise<Run>((resolve) => {
     const child = spawn(process.execPath, [join(root, 'bin', 'clemplay.mjs'), ...args], {
       cwd: home,
@@ -56,6 +61,7 @@ function clemplay(args: string[], input = '', onStdout?: (text: string, child: R
         XDG_CONFIG_HOME: join(home, 'config'),
         XDG_DATA_HOME: join(home, 'data'),
         OPENAI_API_KEY: '',
+        ...environment,
       },
     });
     let stdout = '';
@@ -109,6 +115,17 @@ describe('clemplay chat', () => {
     expect(run.stderr).toContain('OPENAI_API_KEY');
     const json = await clemplay(['chat', 'paid', 'hi', '--json', '--registry', registry]);
     expect(JSON.parse(json.stdout)).toMatchObject({ finish_reason: 'error', error: { code: 'auth' } });
+  });
+
+  it('warns on stderr when a key is held back from a server only the working folder’s registry names', async () => {
+    const key = 'sk-backend-wide-0000000000-KEEP';
+    const run = await clemplay(['chat', 'local', 'hi'], '', undefined, { OPENAI_COMPATIBLE_API_KEY: key });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('Hi from the server.');
+    expect(run.stderr).toContain(`warning[untrusted-origin]: `);
+    expect(run.stderr).toContain(`clemplay trust ${new URL(fake.baseUrl).origin}`);
+    expect(fake.requests.at(-1)?.headers.authorization).toBeUndefined();
+    expect(run.stderr).not.toContain(key);
   });
 
   it('exits 2 when the model spec does not resolve', async () => {

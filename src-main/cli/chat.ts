@@ -130,6 +130,9 @@ class TerminalSession {
     void (async () => {
       for await (const { event } of this.engine.subscribe(session.id, null, this.watch.signal)) {
         this.view = applySessionEvent(this.view, event);
+        if (event.type === 'part' && event.part.type === 'warning') {
+          process.stderr.write(`warning[${event.part.warning.code}]: ${event.part.warning.message}\n`);
+        }
         if (event.type === 'part' && event.part.type === 'text-delta') {
           const speaker = this.view?.messages.find((message) => message.id === event.message_id)?.speaker ?? '';
           for (const listener of this.textListeners) listener(event.message_id, event.part.text, speaker);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -105,6 +105,17 @@ describe('clemplay pull', () => {
     expect((await stat(join(directory, 'tiny.gguf'))).size).toBe((await stat(tiny)).size);
     expect(stderr).toMatch(/100\.0%/);
     expect((await run('pull', `${server.url}/tiny.gguf`, '--dir', directory)).stderr).toMatch(/already downloaded/);
+  });
+
+  it('--name saves under that name; a name that climbs out of --dir or hides itself is refused', async () => {
+    const directory = join(folder, 'named');
+    const { stdout } = await run('pull', `${server.url}/tiny.gguf`, '--dir', directory, '--name', 'my-model.gguf');
+    expect(stdout).toBe(`${join(directory, 'my-model.gguf')}\n`);
+    for (const name of ['../escape.gguf', '.profile', 'notes.txt']) {
+      const error = await rejection(run('pull', `${server.url}/tiny.gguf`, '--dir', directory, '--name', name));
+      expect([name, error.code]).toEqual([name, 'invalid-input']);
+    }
+    expect(await readdir(directory)).toEqual(['my-model.gguf']);
   });
 
   it('fails with network when the server is unreachable', async () => {

@@ -155,7 +155,11 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
     )
     .argument('<uri>', 'what to download')
     .option('-d, --dir <dir>', 'the folder to download into (default: the first models folder)')
-    .action(async (uri: string, flags: { dir?: string }) => {
+    .option(
+      '-n, --name <name>',
+      'the file name to save as (default: from the URI); ends in .gguf, no "/", no leading "."',
+    )
+    .action(async (uri: string, flags: { dir?: string; name?: string }) => {
       const controller = new AbortController();
       const onInterrupt = (): void => controller.abort();
       process.once('SIGINT', onInterrupt);
@@ -165,7 +169,11 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
       try {
         const result = await withService(options, flags.dir === undefined ? undefined : [flags.dir], (service) =>
           service.download(
-            { uri, ...(flags.dir === undefined ? {} : { directory: flags.dir }) },
+            {
+              uri,
+              ...(flags.dir === undefined ? {} : { directory: flags.dir }),
+              ...(flags.name === undefined ? {} : { fileName: flags.name }),
+            },
             {
               signal: controller.signal,
               onProgress: (progress) => {

@@ -9,6 +9,7 @@ import { registerGameCommands } from './games-commands.js';
 import { registerLocalModelCommands } from './local-models.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerServeCommand } from './serve.js';
+import { registerTrustCommand } from './trust.js';
 
 /** Builds the command tree; `output` lets tests capture what it prints. */
 export function createProgram(): Command {
@@ -24,6 +25,7 @@ export function createProgram(): Command {
   registerLocalModelCommands(program);
   registerGameCommands(program);
   registerFoldersCommand(program);
+  registerTrustCommand(program);
   registerApiCommand(program);
   return program;
 }

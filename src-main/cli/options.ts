@@ -16,7 +16,8 @@ export const registryOption = {
 /**
  * Services for a command. A `--registry` file that is missing or does not load is an `invalid-spec` error
  * (exit 2): the user named it. A broken file of the default stack is reported on stderr and the others are used,
- * as in the app. Long-running commands pass `watch`, so registry edits apply while they run.
+ * as in the app; so are the warnings of files that load (an entry holding what looks like a key). Long-running
+ * commands pass `watch`, so registry edits apply while they run.
  */
 export async function servicesForCommand(
   registryFiles: readonly string[] | undefined,
@@ -28,6 +29,7 @@ export async function servicesForCommand(
   });
   const problems: string[] = [];
   for (const file of services.registry.files()) {
+    for (const warning of file.warnings) process.stderr.write(`warning: ${warning}\n`);
     const named = file.role === 'explicit';
     if (named && file.status === 'missing') problems.push(`${file.path}: no such registry file`);
     if (file.status !== 'error' || file.problem === undefined) continue;

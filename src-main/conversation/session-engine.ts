@@ -26,7 +26,13 @@ import type { RegistryStack } from '../registry/registry-stack.js';
 import { EventLog, type TrackedEvent } from '../jobs/event-log.js';
 import type { ModelDependencies, Query } from './open-model.js';
 import { Participant, type OverflowRule, type ParticipantConfig } from './participant.js';
-import { exportSessionJson, exportSessionMarkdown, describeParticipant } from './session-export.js';
+import {
+  clientMessage,
+  clientSpec,
+  describeParticipant,
+  exportSessionJson,
+  exportSessionMarkdown,
+} from './session-export.js';
 import {
   newMessageId,
   newSessionId,
@@ -96,6 +102,8 @@ interface LiveSession {
   dirty: boolean;
   saveTimer: ReturnType<typeof setTimeout> | null;
   saving: Promise<void>;
+  /** The `updated_at` of the version on disk this process last read or wrote; null: none yet. */
+  savedAt: string | null;
   saveError: string | null;
   idleTimer: ReturnType<typeof setTimeout> | null;
   /** Replies and dialogues running, so that retiring the session waits for them to end. */
@@ -245,6 +253,7 @@ export class SessionEngine {
       dirty: false,
       saveTimer: null,
       saving: Promise.resolve(),
+      savedAt: null,
       saveError: null,
       idleTimer: null,
       tasks: new Set(),
@@ -313,6 +322,7 @@ export class SessionEngine {
     const existing = this.live.get(id);
     if (existing !== undefined) return existing;
     const live = this.makeLive(record, participants);
+    live.savedAt = record.updated_at;
     this.live.set(id, live);
     this.scheduleEviction(live);
     return live;
@@ -792,7 +802,11 @@ export class SessionEngine {
   private emitMessage(live: LiveSession, message: TranscriptMessage): void {
     const at = this.now();
     live.record.updated_at = new Date(at).toISOString();
-    this.emit(live, { type: 'message', message: isHidden(live.record) ? hideSpecs(message) : message, at });
+    this.emit(live, {
+      type: 'message',
+      message: isHidden(live.record) ? hideSpecs(message) : clientMessage(message),
+      at,
+    });
   }
 
   private emitSnapshot(live: LiveSession): void {
@@ -863,7 +877,7 @@ export class SessionEngine {
       updated_at: record.updated_at,
       participants: [...live.participants.values()].map((participant) => this.participantView(live, participant)),
       // A copy: the engine keeps changing its own array (an in-process subscriber must not see it move).
-      messages: hidden ? record.messages.map(hideSpecs) : [...record.messages],
+      messages: record.messages.map(hidden ? hideSpecs : clientMessage),
       ...(record.blind === undefined ? {} : { blind: record.blind }),
       ...(record.dialogue === undefined ? {} : { dialogue: record.dialogue }),
       ...(live.saveError === null ? {} : { save_error: live.saveError }),
@@ -881,7 +895,8 @@ export class SessionEngine {
       query: hidden ? null : config.query,
       ...(config.system === undefined ? {} : { system: config.system }),
       ...(config.options === undefined ? {} : { options: config.options }),
-      spec: hidden || resolution === null ? null : resolution.spec,
+      // Backends get the spec as it is; clients never see a password in a base_url.
+      spec: hidden || resolution === null ? null : clientSpec(resolution.spec),
       source: hidden || resolution === null ? null : resolution.source,
       backend: hidden || typeof backend !== 'string' ? null : backend,
       status: live.status.get(participant.id) ?? 'idle',
@@ -929,7 +944,10 @@ export class SessionEngine {
       if (!live.dirty) return;
       live.dirty = false;
       try {
-        await store.save(structuredClone(live.record));
+        const record = structuredClone(live.record);
+        // Only over the version this process knows: another process's changes are reported, never overwritten.
+        await store.save(record, { ifUpdatedAt: live.savedAt });
+        live.savedAt = record.updated_at;
         if (live.saveError !== null) {
           live.saveError = null;
           this.emitSnapshot(live);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { MessageVersion, TranscriptMessage } from '../../src-shared/conversation/transcript.js';
-import { exportSessionJson, exportSessionMarkdown, isSecretFieldName, redactSession } from './session-export.js';
+import { isSecretFieldName } from '../../src-shared/secrets.js';
+import { exportSessionJson, exportSessionMarkdown, redactSession } from './session-export.js';
 import type { SessionRecord } from './session-schema.js';
 
 const at = '2024-05-01T12:00:00.000Z';
@@ -190,6 +191,8 @@ describe('exports never carry keys', () => {
     ['keys', false],
     ['model_name', false],
     ['eos_to_cull', false],
+    ['eos_token', false],
+    ['pad_token', false],
   ])('treats the field %s as secret: %s', (name, secret) => {
     expect(isSecretFieldName(name)).toBe(secret);
   });

@@ -1,25 +1,13 @@
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
+import { isSecretFieldName, stripUrlCredentials } from '../../src-shared/secrets.js';
 import { redactText } from '../backends/openai-shared.js';
 import { currentVersion, type TranscriptMessage } from '../../src-shared/conversation/transcript.js';
 import type { ParticipantRecord, SessionRecord } from './session-schema.js';
 
-/**
- * Field names that hold secrets: `key`, `api_key`, `apiKey`, `x-api-key`, `token`, `access_token`, `password`,
- * `authorization`, … The last word must be one of them, so `max_tokens` and `tokenizer` stay.
- */
-const secretFieldPattern = /(?:^|[_.-])(?:api[_-]?key|key|token|secret|password|passwd|authorization|credentials?)$/i;
-/** The camelCase spellings (`apiKey`, `accessToken`); case-sensitive, so that `monkey` is no key. */
-const camelCaseSecretFieldPattern = /[a-z0-9](?:Key|Token|Secret|Password)$/;
-
-/** Whether a field of that name is dropped from exports. */
-export function isSecretFieldName(name: string): boolean {
-  return secretFieldPattern.test(name) || camelCaseSecretFieldPattern.test(name);
-}
-
 /** Removes user names and passwords from URLs (`http://user:pass@host` → `http://host`) and key-shaped text. */
 function redactString(text: string): string {
-  return redactText(text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1'), []);
+  return redactText(stripUrlCredentials(text), []);
 }
 
 /** A copy of a spec without secret-named fields (at any depth), URL credentials or key-shaped strings. */
@@ -52,6 +40,38 @@ export function redactQuery(query: ParticipantRecord['query']): ParticipantRecor
   return redactString(query);
 }
 
+/** A value with user names and passwords removed from every URL in its strings (`http://user:pass@host` → `http://host`). */
+function stripCredentials(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return stripUrlCredentials(value);
+  if (Array.isArray(value)) return value.map(stripCredentials);
+  if (isJsonObject(value))
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, stripCredentials(item)]));
+  return value;
+}
+
+/**
+ * A spec as clients are shown it: no URL credentials (the registry already shows secret-named fields as
+ * `[redacted]`, which stays, so a person sees the field is there).
+ */
+export function clientSpec(spec: JsonObject): JsonObject {
+  const stripped = stripCredentials(spec);
+  return isJsonObject(stripped) ? stripped : {};
+}
+
+/** A message as clients are shown it: its specs through {@link clientSpec}. */
+export function clientMessage(message: TranscriptMessage): TranscriptMessage {
+  return {
+    ...message,
+    versions: message.versions.map((version) => {
+      const copy = { ...version };
+      if (version.spec !== undefined) copy.spec = clientSpec(version.spec);
+      if (version.followers !== undefined) copy.followers = version.followers.map(clientMessage);
+      return copy;
+    }),
+  };
+}
+
+/** A message with secrets and URL credentials stripped from its specs and errors (for files and exports). */
 function redactMessage(message: TranscriptMessage): TranscriptMessage {
   return {
     ...message,

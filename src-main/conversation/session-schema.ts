@@ -73,6 +73,7 @@ const versionSchema: z.ZodType<MessageVersion> = z.lazy(() =>
       })
       .optional(),
     spec: jsonObjectSchema.optional(),
+    warnings: z.array(errorSchema).optional(),
     human_request: z.object({ request_id: z.string(), prompt: z.string() }).optional(),
     dropped_turns: z.number().int().nonnegative().optional(),
     followers: z.array(messageSchema).optional(),

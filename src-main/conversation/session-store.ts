@@ -7,6 +7,7 @@ import type { SessionKind } from '../../src-shared/conversation/session.js';
 import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import { describeFileError, errnoCode, parseJsonObject } from '../credentials/json-file.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import { isLegacyChat, legacyChatSchema, migrateLegacyChat } from './legacy-chat.js';
 import { describeParticipant, exportSessionJson, exportSessionMarkdown, redactSession } from './session-export.js';
 import { sessionIdPattern, sessionRecordSchema, type SessionRecord } from './session-schema.js';
@@ -43,6 +44,16 @@ export interface SessionStoreOptions {
   now?: () => Date;
   /** Passed to every {@link writeFileAtomic}: tests use it to simulate a crash before the rename. */
   beforeRename?: AtomicWriteOptions['beforeRename'];
+}
+
+/** Options of {@link SessionStore.save}. */
+export interface SessionSaveOptions {
+  /**
+   * The `updated_at` of the version on disk the caller last read or wrote (null: there must be no file yet). When the
+   * file holds another version (another process changed it), nothing is written and the error is `conflict`; absent:
+   * no check.
+   */
+  ifUpdatedAt?: string | null;
 }
 
 /** The folder inside the sessions (and the old chats) folder that deleted files move to. */
@@ -197,7 +208,7 @@ export class SessionStore {
    * Checks `session` against the schema and writes it atomically (mode 0600: conversations are private), secrets
    * stripped from its specs; an old chat file of the same id then moves to `chats/.migrated/`.
    */
-  async save(session: SessionRecord): Promise<void> {
+  async save(session: SessionRecord, options: SessionSaveOptions = {}): Promise<void> {
     const parsed = sessionRecordSchema.safeParse(session);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -208,21 +219,43 @@ export class SessionStore {
         { key_path: keyPath },
       );
     }
-    const path = this.pathOf(parsed.data.id);
-    try {
-      await mkdir(this.directory, { recursive: true });
-      await writeFileAtomic(path, `${JSON.stringify(redactSession(parsed.data), null, 2)}\n`, {
-        mode: 0o600,
-        beforeRename: this.beforeRename,
-      });
-    } catch (error) {
-      throw new AppError(
-        'internal',
-        `Could not save the conversation to ${path}: ${describeFileError(error)}. The previous version is unchanged.`,
-        { path },
-      );
-    }
-    await this.retireLegacy(parsed.data.id);
+    const id = parsed.data.id;
+    const path = this.pathOf(id);
+    await mkdir(this.directory, { recursive: true });
+    // Under the file's cross-process lock: read, check, write and rename as one step against other processes.
+    await withFileLock(path, async () => {
+      if (options.ifUpdatedAt !== undefined) {
+        // Not saved in this format yet: then a chat of version 1 of that id is the version on disk.
+        const current = await this.get(id).then(
+          (stored) => stored.updated_at,
+          (error: unknown) => {
+            if (error instanceof AppError && error.code === 'not-found') return null;
+            throw error;
+          },
+        );
+        if (current !== options.ifUpdatedAt) {
+          throw new AppError(
+            'conflict',
+            `The conversation ${id} was changed elsewhere (another window or process) since it was read; nothing ` +
+              'was written here — reopen it to see the other version.',
+            { id, path },
+          );
+        }
+      }
+      try {
+        await writeFileAtomic(path, `${JSON.stringify(redactSession(parsed.data), null, 2)}\n`, {
+          mode: 0o600,
+          beforeRename: this.beforeRename,
+        });
+      } catch (error) {
+        throw new AppError(
+          'internal',
+          `Could not save the conversation to ${path}: ${describeFileError(error)}. The previous version is unchanged.`,
+          { path },
+        );
+      }
+    });
+    await this.retireLegacy(id);
   }
 
   private async retireLegacy(id: string): Promise<void> {
@@ -251,7 +284,8 @@ export class SessionStore {
       const target = join(trash, `${id}.${stamp}.json`);
       try {
         await mkdir(trash, { recursive: true });
-        await rename(path, target);
+        // Under the lock: a save in flight elsewhere finishes first, so it is trashed rather than left behind.
+        await withFileLock(path, () => rename(path, target));
         return target;
       } catch (error) {
         if (errnoCode(error) === 'ENOENT') continue;

@@ -7,6 +7,7 @@ import { leaderboard, type Comparison, type RatingRow } from '../../src-shared/r
 import { AppError } from '../../src-shared/errors.js';
 import { describeFileError, readJsonObjectFile } from '../credentials/json-file.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import { timestampSchema } from './session-schema.js';
 
 /** One blind vote: which two models were compared, and the verdict. */
@@ -34,12 +35,11 @@ export function voteToComparison(vote: Vote): Comparison {
 }
 
 /**
- * The blind votes, kept in `<data>/votes.json` (written atomically, one write at a time in this process). The
+ * The blind votes, kept in `<data>/votes.json` (written atomically under a cross-process lock). The
  * leaderboard is always computed from them, never stored.
  */
 export class VoteStore {
   readonly path: string;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     this.path = join(dataDir, 'votes.json');
@@ -65,7 +65,8 @@ export class VoteStore {
 
   /** Adds a vote (read, append, atomic write, one at a time). */
   add(vote: Vote): Promise<void> {
-    const next = this.queue.then(async () => {
+    // Read, append and write under the file's cross-process lock: a vote cast in another window is never lost.
+    return withFileLock(this.path, async () => {
       const votes = await this.list();
       votes.push(voteSchema.parse(vote));
       try {
@@ -77,8 +78,6 @@ export class VoteStore {
         });
       }
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /** Ratings from every vote (Bradley–Terry, with a 95% bootstrap interval), best first. */

@@ -203,8 +203,9 @@ describe('CredentialStore lookup order', () => {
 
   it('answers for backends through createBackendKeyResolver', async () => {
     const getApiKey = createBackendKeyResolver(makeStore({ environment: { OPENAI_API_KEY: openAIKey } }));
-    expect(await getApiKey('openai', 'https://api.openai.com/v1')).toBe(openAIKey);
-    expect(await getApiKey('openai_compatible')).toBeUndefined();
+    const openai = { backend: 'openai', baseUrl: 'https://api.openai.com/v1', originTrusted: true };
+    expect(await getApiKey(openai)).toEqual({ apiKey: openAIKey });
+    expect(await getApiKey({ ...openai, backend: 'openai_compatible' })).toEqual({ apiKey: undefined });
   });
 });
 

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 
 import { AppError } from '../../src-shared/errors.js';
-import type { BackendContext } from '../backends/types.js';
+import type { ApiKeyAnswer, ApiKeyRequest, BackendContext } from '../backends/types.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import { defaultConfigDir } from '../paths.js';
 import { describeFileError, readJsonObjectFile } from './json-file.js';
 import { readKeyJsonFiles, type KeyJsonEntry } from './key-json.js';
+import { originOf } from './trusted-origins.js';
 import type { SecretVault } from './secret-vault.js';
 
 /** Where a key was found: the OS key store, an environment variable, clemcore's key.json, or credentials.json. */
@@ -270,13 +272,32 @@ export class CredentialStore {
   }
 
   /**
-   * The key for `backend` (and `baseUrl`), or undefined when no source has one. Throws `invalid-input` naming the
-   * file when none has one and some source could not be read: the key may well be in that file.
+   * The key for `backend` (and `baseUrl`), or undefined when no source has one, as if the server were trusted (see
+   * {@link resolveKey}). Throws `invalid-input` naming the file when none has one and some source could not be
+   * read: the key may well be in that file.
    */
   async get(backend: string, baseUrl?: string): Promise<string | undefined> {
     const snapshot = await this.readSnapshot(backend);
-    const found = this.find(snapshot, backend, baseUrl);
-    if (found !== undefined) return found.apiKey;
+    const found = this.find(snapshot, backend, baseUrl, true);
+    if (found.key !== undefined) return found.key.apiKey;
+    return this.answerWithoutKey(snapshot, backend);
+  }
+
+  /**
+   * The key to send to a server: one filed for that base URL, else one filed for its origin, else the backend-wide
+   * key — but the last only when `originTrusted` (else `withheld` says one was held back). Throws like {@link get}.
+   */
+  async resolveKey(request: ApiKeyRequest): Promise<ApiKeyAnswer> {
+    const snapshot = await this.readSnapshot(request.backend);
+    const found = this.find(snapshot, request.backend, request.baseUrl, request.originTrusted);
+    if (found.key !== undefined) return { apiKey: found.key.apiKey };
+    if (found.withheld)
+      return { apiKey: undefined, withheld: { origin: originOf(request.baseUrl) ?? request.baseUrl } };
+    return { apiKey: this.answerWithoutKey(snapshot, request.backend) };
+  }
+
+  /** No key: undefined, unless a source that might hold it could not be read (then that is the answer). */
+  private answerWithoutKey(snapshot: Snapshot, backend: string): undefined {
     const problem = snapshot.problems.find((entry) => entry.backend === undefined || entry.backend === backend);
     if (problem !== undefined) throw problem.error;
     return undefined;
@@ -388,7 +409,7 @@ export class CredentialStore {
   }
 
   private describe(snapshot: Snapshot, backend: string, baseUrl: string | undefined): CredentialStatus {
-    const found = this.find(snapshot, backend, baseUrl);
+    const found = this.find(snapshot, backend, baseUrl, true).key;
     const warnings = [
       ...snapshot.problems
         .filter((problem) => problem.backend === undefined || problem.backend === backend)
@@ -413,7 +434,16 @@ export class CredentialStore {
     return status;
   }
 
-  private find(snapshot: Snapshot, backend: string, baseUrl: string | undefined): FoundKey | undefined {
+  /**
+   * The key that answers `backend` at `baseUrl`: filed for that base URL, for its origin, then backend-wide (the
+   * last only at a trusted origin, else `withheld`).
+   */
+  private find(
+    snapshot: Snapshot,
+    backend: string,
+    baseUrl: string | undefined,
+    originTrusted: boolean,
+  ): { key: FoundKey | undefined; withheld: boolean } {
     const environmentVariable = environmentVariableFor(backend);
     const environmentValue = this.environment[environmentVariable]?.trim();
     const candidates: FoundKey[] = [
@@ -448,15 +478,24 @@ export class CredentialStore {
     ].filter((candidate) => candidate.backend === backend);
     if (baseUrl !== undefined) {
       const wanted = normalizeBaseUrl(baseUrl);
-      const specific = candidates.find((candidate) => candidate.baseUrl === wanted);
-      if (specific !== undefined) return specific;
+      const origin = originOf(wanted);
+      const specific =
+        candidates.find((candidate) => candidate.baseUrl === wanted) ??
+        candidates.find((candidate) => origin !== undefined && candidate.baseUrl === origin);
+      if (specific !== undefined) return { key: specific, withheld: false };
+      // A key filed for another server must never be sent to this one; a backend-wide one only to a trusted origin.
+      const backendWide = candidates.find((candidate) => candidate.baseUrl === undefined);
+      if (backendWide === undefined) return { key: undefined, withheld: false };
+      if (!originTrusted) return { key: undefined, withheld: true };
       // A backend-wide OpenAI key goes to OpenAI only: a spec pointing the openai backend elsewhere needs its own.
       const home = this.homeBaseUrls[backend];
-      if (home !== undefined && normalizeBaseUrl(home) !== wanted) return undefined;
-      // A key filed for another server must never be sent to this one.
-      return candidates.find((candidate) => candidate.baseUrl === undefined);
+      if (home !== undefined && normalizeBaseUrl(home) !== wanted) return { key: undefined, withheld: false };
+      return { key: backendWide, withheld: false };
     }
-    return candidates.find((candidate) => candidate.baseUrl === undefined || candidate.answersWithoutBaseUrl);
+    return {
+      key: candidates.find((candidate) => candidate.baseUrl === undefined || candidate.answersWithoutBaseUrl),
+      withheld: false,
+    };
   }
 
   /** Reads every source; keys in the OS key store are decrypted only for `onlyBackend`, when given. */
@@ -550,8 +589,24 @@ export class CredentialStore {
     return this.updateStoredFile(this.credentialsPath, plainFileSchema, 'credentials file', change);
   }
 
-  /** Read-modify-write of one key file; `change` returns undefined when there is nothing to write. */
-  private async updateStoredFile<File extends StoredFile>(
+  /**
+   * Read-modify-write of one key file under its cross-process lock (another process setting a key at the same time
+   * must not drop this one); `change` returns undefined when there is nothing to write.
+   */
+  private updateStoredFile<File extends StoredFile>(
+    path: string,
+    schema: z.ZodType<File>,
+    what: string,
+    change: (keys: File['keys']) => File['keys'] | undefined,
+  ): Promise<void> {
+    return withFileLock(path, () => this.updateStoredFileNow(path, schema, what, change)).catch((error: unknown) => {
+      // Taking the lock can fail like a write (a config folder that is a file): said from the errno only.
+      if (error instanceof AppError) throw error;
+      throw new AppError('internal', `Could not write the ${what} ${path}: ${describeFileError(error)}.`, { path });
+    });
+  }
+
+  private async updateStoredFileNow<File extends StoredFile>(
     path: string,
     schema: z.ZodType<File>,
     what: string,
@@ -584,5 +639,5 @@ export class CredentialStore {
 
 /** The `getApiKey` of a {@link BackendContext}, answered by `store`. */
 export function createBackendKeyResolver(store: CredentialStore): BackendContext['getApiKey'] {
-  return (backend, baseUrl) => store.get(backend, baseUrl);
+  return (request) => store.resolveKey(request);
 }

@@ -173,6 +173,14 @@ describe('web host', () => {
     }
   });
 
+  it('answers 400, not 500, to malformed percent-encoding', async () => {
+    for (const path of ['/%ff', '/%', '/%E0%A4%A', '/assets/%c0%80.js']) {
+      const reply = await get(host.port, `${path}?token=secret-token-123`);
+      expect([path, reply.status]).toEqual([path, 400]);
+      expect(reply.body).toContain('malformed');
+    }
+  });
+
   it('is bound to 127.0.0.1 only', async () => {
     expect(host.address).toBe('127.0.0.1');
     const external = Object.values(networkInterfaces())

@@ -195,7 +195,16 @@ async function serveFile(
   headers: Record<string, string>,
   pageHeaders: Record<string, string>,
 ): Promise<void> {
-  const pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://host').pathname);
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://host').pathname);
+  } catch {
+    // `/%ff`, `/%`: the client's mistake, not ours.
+    response
+      .writeHead(400, { ...headers, 'Content-Type': 'text/plain' })
+      .end('bad request: malformed percent-encoding\n');
+    return;
+  }
   const relative = normalize(pathname).replace(/^([/\\])+/, '');
   let file = join(rendererDir, relative);
   if (file !== rendererDir && !file.startsWith(rendererDir + sep)) {

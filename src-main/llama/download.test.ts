@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -162,11 +162,13 @@ function fakeDownloader(file: string, size: number, reported: number) {
   const seen: { onProgress?: (status: FakeStatus) => void } = {};
   const nlFake = {
     resolveModelFile: () => Promise.reject(new Error('not downloaded')),
-    createModelDownloader: (options: { onProgress?: (status: FakeStatus) => void }) => {
+    createModelDownloader: (options: { dirPath: string; onProgress?: (status: FakeStatus) => void }) => {
       seen.onProgress = options.onProgress;
+      const fileName = 'hf_someone_model.Q4_0.gguf';
       return Promise.resolve({
         downloadedSize: 0,
         totalSize: size,
+        filesInfo: [{ fileName, filePath: join(options.dirPath, fileName), totalSize: size, downloadedSize: 0 }],
         download: () => {
           options.onProgress?.({ downloadedSize: reported, totalSize: size, averageSpeed: 1000 });
           return Promise.resolve(file);
@@ -211,5 +213,64 @@ describe('after the download is done', () => {
     });
     expect(progress.map((step) => step.fraction)).toEqual([expect.closeTo(0.5, 2), 1]);
     expect(progress.at(-1)).toMatchObject({ downloaded_bytes: size, total_bytes: size });
+  });
+});
+
+describe('where a download may write', () => {
+  let hostile: FakeModelServer;
+
+  beforeAll(async () => {
+    hostile = await startFakeModelServer(
+      { '/files/model.gguf': tiny, '/.hidden.gguf': tiny, '/notes.txt': tiny, '/a%2F..%2Fb.gguf': tiny },
+      // The server names another file than the URL does: the user's shell profile, one folder up.
+      { '/files/model.gguf': { 'content-disposition': 'attachment; filename="../.profile"' } },
+    );
+  });
+  afterAll(() => hostile.close());
+
+  it('names the file after the URL, never after the server’s Content-Disposition', async () => {
+    const directory = join(folder, 'named', 'models');
+    const result = await download({ uri: `${hostile.url}/files/model.gguf`, directory });
+    expect(result.path).toBe(join(directory, 'model.gguf'));
+    expect(await readdir(directory)).toEqual(['model.gguf']);
+    expect(await readdir(join(folder, 'named'))).toEqual(['models']);
+  });
+
+  it.each([
+    ['a hidden file in the URL', '/.hidden.gguf', undefined, /must not start with "\."/],
+    ['a file that is no model', '/notes.txt', undefined, /must end in "\.gguf"/],
+    ['a path hidden in percent-encoding', '/a%2F..%2Fb.gguf', undefined, /must not contain "\/"/],
+    ['a name asked for that climbs out', '/files/model.gguf', '../escape.gguf', /must not contain "\/"/],
+    ['a name asked for that is hidden', '/files/model.gguf', '.profile', /must not start with "\."/],
+  ])('refuses %s, and writes nothing', async (_case, path, fileName, message) => {
+    const directory = join(folder, 'refused', String(path.length), String(fileName?.length ?? 0));
+    const error = await rejection(
+      download({ uri: `${hostile.url}${path}`, directory, ...(fileName === undefined ? {} : { fileName }) }),
+    );
+    expect(error.code).toBe('invalid-input');
+    expect(error.message).toMatch(message);
+    expect(await readdir(directory).catch(() => [])).toEqual([]);
+  });
+
+  it('saves under the name asked for', async () => {
+    const directory = join(folder, 'renamed');
+    const result = await download({ uri: `${hostile.url}/files/model.gguf`, directory, fileName: 'mine.gguf' });
+    expect(result.path).toBe(join(directory, 'mine.gguf'));
+    expect(await sha256(result.path)).toBe(await sha256(tiny));
+  });
+
+  it('never replaces a file that is there, even beside a partial download of the same name', async () => {
+    const directory = join(folder, 'occupied');
+    await mkdir(directory, { recursive: true });
+    await writeFile(join(directory, 'model.gguf'), 'the user’s own file');
+    await writeFile(join(directory, 'model.gguf.ipull'), 'not a partial download of it');
+    const error = await rejection(download({ uri: `${hostile.url}/files/model.gguf`, directory }));
+    expect(error.code).toBe('conflict');
+    expect(await readFile(join(directory, 'model.gguf'), 'utf8')).toBe('the user’s own file');
+
+    await rm(join(directory, 'model.gguf.ipull'));
+    const kept = await download({ uri: `${hostile.url}/files/model.gguf`, directory });
+    expect(kept.already_present).toBe(true);
+    expect(await readFile(join(directory, 'model.gguf'), 'utf8')).toBe('the user’s own file');
   });
 });

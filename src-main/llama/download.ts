@@ -1,5 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { ModelDownloader } from 'node-llama-cpp';
 import { AppError, type ErrorCode } from '../../src-shared/errors.js';
 import { formatBytes } from './failures.js';
@@ -34,6 +34,11 @@ export interface DownloadRequest {
   uri: string;
   /** The folder the file goes into (created if missing). */
   directory: string;
+  /**
+   * The file name to save as (see {@link downloadNameProblem}); default: the last segment of a URL's path, or the
+   * name node-llama-cpp gives `hf:` downloads. A server's `Content-Disposition` never names the file.
+   */
+  fileName?: string;
   onProgress?: (progress: DownloadProgress) => void;
   /** Aborting cancels the download and keeps the partial file, so the same download later resumes. */
   signal?: AbortSignal;
@@ -60,6 +65,75 @@ export function checkModelUri(uri: string): void {
       { uri },
     );
   }
+}
+
+/** The suffix of the downloader's partial file, which a later run resumes; the only file a download may replace. */
+export const partialDownloadSuffix = '.ipull';
+
+/**
+ * Why `name` cannot be the name a download is saved as, or null when it can: it must end in `.gguf`, must not start
+ * with a dot (no hidden files, no `..`) and must not hold a path separator or a control character.
+ */
+export function downloadNameProblem(name: string): string | null {
+  if (name.length === 0 || name.length > 255) return 'a file name is 1 to 255 characters long';
+  if (/[/\\]/.test(name)) return 'a file name must not contain "/" or "\\"';
+  if (/\p{Cc}/u.test(name)) return 'a file name must not contain control characters';
+  if (name.startsWith('.')) return 'a file name must not start with "."';
+  if (!/\.gguf$/i.test(name)) return 'a model file name must end in ".gguf"';
+  return null;
+}
+
+function checkDownloadName(name: string, uri: string, origin: string): void {
+  const problem = downloadNameProblem(name);
+  if (problem !== null) {
+    throw new AppError(
+      'invalid-input',
+      `Will not download ${uri} as ${JSON.stringify(name)} (${origin}): ${problem}. Name the file yourself ` +
+        '(`clemplay pull URI --name NAME.gguf`, or `file_name` in the API).',
+      { uri, file_name: name },
+    );
+  }
+}
+
+/** The file name a URL's path ends in (percent-decoded), or undefined when it has none. */
+export function fileNameOfUrl(uri: string): string | undefined {
+  let segment: string;
+  try {
+    segment = new URL(uri).pathname.split('/').at(-1) ?? '';
+    segment = decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+  return segment === '' ? undefined : segment;
+}
+
+/**
+ * Whether `name` can be downloaded into `directory`: `free` when nothing is there (or only this download's own
+ * partial file, to resume), `present` when a complete file of that name is there (it is never replaced). Throws
+ * `conflict` when the name is taken by something a download must not touch.
+ */
+async function claimTarget(directory: string, name: string, uri: string): Promise<'free' | 'present'> {
+  const path = join(directory, name);
+  const target = await lstat(path).catch(() => undefined);
+  const partial = await lstat(`${path}${partialDownloadSuffix}`).catch(() => undefined);
+  if (partial !== undefined && !partial.isFile()) {
+    throw new AppError(
+      'conflict',
+      `Will not download ${uri}: ${path}${partialDownloadSuffix} is not a partial download clemplay made (it is not ` +
+        'a plain file). Remove it, or name the file otherwise.',
+      { uri, path },
+    );
+  }
+  if (target === undefined) return 'free';
+  if (partial !== undefined || target.isDirectory()) {
+    throw new AppError(
+      'conflict',
+      `Will not download ${uri} to ${path}: something is already there, and a download never replaces a file. ` +
+        'Move it away, or name the download otherwise.',
+      { uri, path },
+    );
+  }
+  return 'present';
 }
 
 function causeText(error: unknown): string {
@@ -186,15 +260,10 @@ export async function findDownloadedModel(
     // Not there under the name node-llama-cpp would give it; plain URLs are tried below.
   }
   if (!/^https?:/.test(uri)) return undefined;
-  let name: string;
-  try {
-    name = basename(decodeURIComponent(new URL(uri).pathname));
-  } catch {
-    return undefined;
-  }
-  if (!/\.gguf$/i.test(name)) return undefined;
+  const name = fileNameOfUrl(uri);
+  if (name === undefined || downloadNameProblem(name) !== null) return undefined;
   const path = join(directory, name);
-  if ((await fileSize(`${path}.ipull`)) !== undefined) return undefined;
+  if ((await fileSize(`${path}${partialDownloadSuffix}`)) !== undefined) return undefined;
   return (await fileSize(path)) === undefined ? undefined : path;
 }
 
@@ -224,21 +293,44 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
+async function alreadyPresent(request: DownloadRequest, path: string): Promise<DownloadResult> {
+  const size = (await fileSize(path)) ?? 0;
+  request.onProgress?.({ downloaded_bytes: size, total_bytes: size, fraction: 1, bytes_per_second: 0 });
+  return { path, size_bytes: size, resumed_from_bytes: 0, already_present: true };
+}
+
 /**
  * Downloads a model with node-llama-cpp's downloader into `directory`, with progress, cancel (the partial file is
- * kept) and resume (a later call for the same URI continues it). Fails fast and says so when offline. Throws
- * `invalid-input`, `not-found`, `auth`, `network` or `aborted`.
+ * kept) and resume (a later call for the same URI continues it). Fails fast and says so when offline. The file is
+ * named as {@link DownloadRequest.fileName} says, and an existing file is never replaced: a complete one of that
+ * name counts as already downloaded. Throws `invalid-input` (a URI or name it will not use), `conflict` (the name is
+ * taken), `not-found`, `auth`, `network` or `aborted`.
  */
 export async function downloadModelFile(nl: NodeLlamaCppModule, request: DownloadRequest): Promise<DownloadResult> {
-  const { uri, directory, signal } = request;
+  const { uri, signal } = request;
+  const directory = resolve(request.directory);
   checkModelUri(uri);
+  // A URL names its file by its path; what a server's Content-Disposition says is not asked (".profile" was).
+  const fileName = request.fileName ?? (/^https?:/.test(uri) ? fileNameOfUrl(uri) : undefined);
+  if (fileName === undefined && /^https?:/.test(uri)) {
+    throw new AppError(
+      'invalid-input',
+      `${uri} does not end in a file name; name the file (\`clemplay pull URI --name NAME.gguf\`, or \`file_name\`).`,
+      { uri },
+    );
+  }
+  if (fileName !== undefined) {
+    checkDownloadName(fileName, uri, request.fileName === undefined ? 'the name in the URL' : 'the name asked for');
+  }
   if (signal?.aborted === true) throw cancelled(uri, 0, 0, undefined);
   await mkdir(directory, { recursive: true });
-  const present = await findDownloadedModel(nl, uri, directory);
-  if (present !== undefined) {
-    const size = (await fileSize(present)) ?? 0;
-    request.onProgress?.({ downloaded_bytes: size, total_bytes: size, fraction: 1, bytes_per_second: 0 });
-    return { path: present, size_bytes: size, resumed_from_bytes: 0, already_present: true };
+  if (fileName !== undefined) {
+    if ((await claimTarget(directory, fileName, uri)) === 'present') {
+      return alreadyPresent(request, join(directory, fileName));
+    }
+  } else {
+    const present = await findDownloadedModel(nl, uri, directory);
+    if (present !== undefined) return alreadyPresent(request, present);
   }
   await probe(uri, request.connectTimeoutMs ?? defaultDownloadConnectTimeoutMs, signal);
 
@@ -275,6 +367,7 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
   const creation = nl.createModelDownloader({
     modelUri: uri,
     dirPath: directory,
+    ...(fileName === undefined ? {} : { fileName }),
     showCliProgress: false,
     deleteTempFileOnCancel: false,
     skipExisting: true,
@@ -294,6 +387,22 @@ export async function downloadModelFile(nl: NodeLlamaCppModule, request: Downloa
       // A downloader made after we gave up must still let go of its connection.
       void creation.then((late) => late.cancel({ deleteTempFile: false })).catch(() => undefined);
       throw error;
+    }
+    // Only now are the names of `hf:` downloads (and of the parts of split files) known: the same rules hold.
+    for (const file of downloader.filesInfo) {
+      checkDownloadName(file.fileName, uri, 'the name the downloader chose');
+      if (dirname(resolve(file.filePath)) !== directory) {
+        throw new AppError('invalid-input', `Will not download ${uri} outside ${directory}.`, { uri });
+      }
+      if ((await claimTarget(directory, file.fileName, uri)) === 'free') continue;
+      await downloader.cancel({ deleteTempFile: false }).catch(() => undefined);
+      if (downloader.filesInfo.length === 1) return await alreadyPresent(request, join(directory, file.fileName));
+      throw new AppError(
+        'conflict',
+        `Will not download ${uri}: part ${file.fileName} is already in ${directory}, and a download never replaces ` +
+          'a file. Move the parts there away, or download into another folder.',
+        { uri, path: join(directory, file.fileName) },
+      );
     }
     const resumedFrom = downloader.downloadedSize;
     downloaded = resumedFrom;

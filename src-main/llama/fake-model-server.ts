@@ -29,8 +29,14 @@ export interface FakeModelServer {
   close(): Promise<void>;
 }
 
-/** Serves `files` (URL path → local file) on 127.0.0.1; anything else is a 404. */
-export async function startFakeModelServer(files: Record<string, string>): Promise<FakeModelServer> {
+/**
+ * Serves `files` (URL path → local file) on 127.0.0.1; anything else is a 404. `extraHeaders` (URL path → headers)
+ * are sent with a file, e.g. a hostile `Content-Disposition`.
+ */
+export async function startFakeModelServer(
+  files: Record<string, string>,
+  extraHeaders: Record<string, Record<string, string>> = {},
+): Promise<FakeModelServer> {
   const sockets = new Set<Socket>();
   const stalled = new Set<() => void>();
   const state: { mode: ServeMode } = { mode: 'serve' };
@@ -53,6 +59,7 @@ export async function startFakeModelServer(files: Record<string, string>): Promi
       'content-type': 'application/octet-stream',
       'content-length': String(end - start + 1),
       ...(range === null ? {} : { 'content-range': `bytes ${start}-${end}/${size}` }),
+      ...extraHeaders[path],
     };
     response.writeHead(range === null ? 200 : 206, headers);
     if (request.method === 'HEAD') {

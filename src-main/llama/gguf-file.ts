@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { GgufFileInfo, GgufInsights, Llama } from 'node-llama-cpp';
 import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject, JsonValue } from '../../src-shared/json.js';
+import { checkGgufHeader } from './gguf-header.js';
 import type { NodeLlamaCppModule } from './node-llama.js';
 
 /** One .gguf file as the model list shows it. */
@@ -158,7 +159,35 @@ export async function checkGgufMagic(path: string, keyPath = 'model_path'): Prom
   return size;
 }
 
-/** Reads a GGUF header; throws `not-found` or `model-load` with the reason. */
+/** node-llama-cpp's name pattern of the parts of a split GGUF (`-00001-of-00003.gguf`), which it reads together. */
+const splitPartPattern = /-(\d{5})-of-(\d{5})\.gguf$/i;
+
+/** Every file node-llama-cpp reads for `path`: the file, or all parts of a split GGUF that exist. */
+async function headerFiles(path: string): Promise<string[]> {
+  const match = splitPartPattern.exec(path);
+  if (match === null) return [path];
+  const parts = Number(match[2]);
+  const stem = path.slice(0, match.index);
+  const files: string[] = [];
+  for (let part = 1; part <= parts; part += 1) {
+    const file = `${stem}-${String(part).padStart(5, '0')}-of-${match[2]}.gguf`;
+    if (
+      file === path ||
+      (await stat(file).then(
+        (info) => info.isFile(),
+        () => false,
+      ))
+    )
+      files.push(file);
+  }
+  return files;
+}
+
+/**
+ * Reads a GGUF header; throws `not-found`, `corrupt` (a header that states sizes the file cannot have, with the
+ * offset) or `model-load` with the reason. Every file is checked by {@link checkGgufHeader} before node-llama-cpp's
+ * reader, which believes what a header says, sees it.
+ */
 export async function readGgufHeader(
   nl: NodeLlamaCppModule,
   path: string,
@@ -166,6 +195,7 @@ export async function readGgufHeader(
   ignoreKeys: readonly string[] = [],
 ): Promise<GgufFileInfo> {
   await checkGgufMagic(path, keyPath);
+  for (const file of await headerFiles(path)) await checkGgufHeader(file);
   try {
     return await nl.readGgufFileInfo(path, { logWarnings: false, spliceSplitFiles: true, ignoreKeys: [...ignoreKeys] });
   } catch (error) {
@@ -390,7 +420,19 @@ const laterSplitPart = /-(\d{5})-of-\d{5}\.gguf$/i;
 /** How deep {@link findModelFiles} looks (LM Studio keeps `publisher/repository/file.gguf`). */
 export const scanDepth = 4;
 
-/** The .gguf files in some folders and below them, sorted; missing folders are reported, not thrown. */
+/** Whether a symbolic link leads to a file (the Hugging Face cache links `snapshots/…/x.gguf` to `blobs/…`). */
+async function isFileBehind(link: string): Promise<boolean> {
+  return stat(link).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * The .gguf files in some folders and below them, sorted; missing folders are reported, not thrown. A `.gguf` that
+ * is a symbolic link to a file is listed by the link's path, wherever its target is; linked folders are not
+ * followed, so every listed path lies inside a models folder.
+ */
 export async function findModelFiles(
   folders: readonly string[],
 ): Promise<{ files: string[]; folders: { path: string; exists: boolean }[] }> {
@@ -407,7 +449,10 @@ export async function findModelFiles(
       if (entry.name.startsWith('.')) continue;
       const path = join(folder, entry.name);
       if (entry.isDirectory() && depth < scanDepth) await walk(path, depth + 1);
-      else if (entry.isFile() && /\.gguf$/i.test(entry.name)) {
+      else if (
+        /\.gguf$/i.test(entry.name) &&
+        (entry.isFile() || (entry.isSymbolicLink() && (await isFileBehind(path))))
+      ) {
         const part = laterSplitPart.exec(entry.name)?.[1];
         if (part === undefined || part === '00001') files.add(path);
       }

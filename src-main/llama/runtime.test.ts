@@ -184,7 +184,7 @@ describe('failures are typed, say why, and leave the runtime working', () => {
     ['a missing file', async () => undefined, 'not-found', /No model file at .*case-0\.gguf/],
     ['not a GGUF', (path) => writeNotGguf(path), 'model-load', /is not a GGUF file/],
     ['truncated tensor data', (path) => writeTruncatedGguf(path), 'model-load', /is truncated or corrupt/],
-    ['truncated metadata', (path) => writeTruncatedGguf(path, 'metadata'), 'model-load', /is truncated or corrupt/],
+    ['truncated metadata', (path) => writeTruncatedGguf(path, 'metadata'), 'corrupt', /is corrupt at byte .*truncated/],
     [
       'an unsupported architecture',
       (path) => writeGguf(path, { ...ggufPresets.tiny, architecture: 'made-up-arch' }).then(() => undefined),

@@ -1,5 +1,5 @@
-import { stat } from 'node:fs/promises';
-import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { defaultDataDir } from '../paths.js';
@@ -185,6 +185,28 @@ export class LocalModelService {
     return this.modelsDirs[0]!;
   }
 
+  /**
+   * Throws `invalid-input` unless `path` is a file in a models folder: the folder it is in lies inside one once
+   * symbolic links are followed. The file itself may be a link to anywhere (the Hugging Face cache's are). The API
+   * reads only such files; the CLI reads what the user names. Returns the path, absolute.
+   */
+  async checkInModelsFolder(path: string): Promise<string> {
+    const absolute = resolve(path);
+    if (isAbsolute(path)) {
+      const parent = await realpath(dirname(absolute)).catch(() => undefined);
+      for (const folder of this.modelsDirs) {
+        const root = await realpath(folder).catch(() => folder);
+        if (parent !== undefined && (parent === root || parent.startsWith(root + sep))) return absolute;
+      }
+    }
+    throw new AppError(
+      'invalid-input',
+      `${path} is not in a models folder (${this.modelsDirs.join(', ')}); clemplay reads model files there only — ` +
+        'add its folder in Settings (models folders).',
+      { path },
+    );
+  }
+
   /** The .gguf files in the models folders, each with what its header says (or why it cannot be read). */
   async list(): Promise<ModelList> {
     const nl = await this.runtime.module();
@@ -260,18 +282,35 @@ export class LocalModelService {
   }
 
   /**
-   * Downloads a model URI into `directory` (default: the first models folder); see {@link downloadModelFile}.
+   * Throws `invalid-input` unless `folder` is one of the models folders: the API downloads only there (the CLI's
+   * `pull --dir` is the user's own choice and skips this). Returns it resolved.
+   */
+  checkDownloadFolder(folder: string): string {
+    if (!isAbsolute(folder) || !this.modelsDirs.includes(resolve(folder))) {
+      throw new AppError(
+        'invalid-input',
+        `Downloads go into a models folder (${this.modelsDirs.join(', ')}), not ${JSON.stringify(folder)} — add the ` +
+          'folder in Settings (models folders) first.',
+        { dir: folder },
+      );
+    }
+    return resolve(folder);
+  }
+
+  /**
+   * Downloads a model URI into `directory` (default: the first models folder) as `fileName` (default: from the
+   * URI); see {@link downloadModelFile}.
    * Callers asking for the same URI into the same folder at once share one download, each with its own progress
    * and its own cancel: aborting `signal` ends this caller's wait at once, and the download itself stops (keeping
    * the partial file) only when every caller has given up.
    */
   async download(
-    request: { uri: string; directory?: string },
+    request: { uri: string; directory?: string; fileName?: string },
     options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
   ): Promise<DownloadResult> {
     const nl = await this.runtime.module();
     const directory = resolve(request.directory ?? this.downloadDir);
-    const key = JSON.stringify([directory, request.uri]);
+    const key = JSON.stringify([directory, request.uri, request.fileName ?? null]);
     let shared = this.downloads.get(key);
     // One whose callers all gave up is still letting go of the partial file; the next one starts after it.
     while (shared?.controller.signal.aborted === true) {
@@ -288,6 +327,7 @@ export class LocalModelService {
       const promise: Promise<DownloadResult> = downloadModelFile(nl, {
         uri: request.uri,
         directory,
+        ...(request.fileName === undefined ? {} : { fileName: request.fileName }),
         signal: controller.signal,
         onProgress: (progress) => {
           latest.progress = progress;

@@ -232,6 +232,7 @@ export async function collectReply(parts: AsyncIterable<StreamPart>, onText: () 
         return { ok: true, text, reasoning, usage, finishReason: part.reason };
       case 'error':
         return { ok: false, stopped: false, usage, error: part.error };
+      case 'warning':
       case 'human-input-needed':
         break;
     }

@@ -20,6 +20,8 @@ let services: AppServices;
 let trusted: FakeOpenAIServer;
 let foreign: FakeOpenAIServer;
 let picky: FakeOpenAIServer;
+/** Wants a key, and no registry names it. */
+let stranger: FakeOpenAIServer;
 let registryPath = '';
 let modelsFolder = '';
 let outsideModel = '';
@@ -91,6 +93,7 @@ beforeAll(async () => {
   });
   foreign = await startFakeOpenAIServer({ script: () => ({ type: 'reply', text: 'foreign reply' }) });
   picky = await startFakeOpenAIServer({ apiKey: 'the-key-picky-wants', script: () => ({ type: 'reply', text: 'x' }) });
+  stranger = await startFakeOpenAIServer({ apiKey: 'the-key-it-wants', script: () => ({ type: 'reply', text: 'x' }) });
 
   const folder = await mkdtemp(join(tmpdir(), 'clemplay-openai-api-'));
   modelsFolder = join(folder, 'models');
@@ -148,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await services.dispose();
-  await Promise.all([trusted.close(), foreign.close(), picky.close()]);
+  await Promise.all([trusted.close(), foreign.close(), picky.close(), stranger.close()]);
 });
 
 describe('GET /v1/models', () => {
@@ -484,6 +487,10 @@ describe('the trust boundary: specs in requests are untrusted', () => {
     const before = trusted.requests.length;
     await client.chat.completions.create({ model: 'upstream', messages: [{ role: 'user', content: 'hi' }] });
     expect(trusted.requests[before]!.headers.authorization).toBe(`Bearer ${upstreamKey}`);
+    // Naming a server the user trusts (the registry names it) is no leak: the key goes where it always goes.
+    const trustedByName = JSON.stringify({ model_name: 'anywhere', base_url: trusted.baseUrl });
+    await client.chat.completions.create({ model: trustedByName, messages: [{ role: 'user', content: 'hi' }] });
+    expect(trusted.requests[before + 1]!.headers.authorization).toBe(`Bearer ${upstreamKey}`);
 
     const named = JSON.stringify({ model_name: 'x', backend: 'openai_compatible', base_url: foreign.baseUrl });
     const reply = await client.chat.completions.create({ model: named, messages: [{ role: 'user', content: 'hi' }] });
@@ -499,15 +506,16 @@ describe('the trust boundary: specs in requests are untrusted', () => {
     const named = JSON.stringify({
       model_name: 'x',
       backend: 'openai_compatible',
-      base_url: picky.baseUrl,
+      base_url: stranger.baseUrl,
       retries: 0,
     });
     const error = await client.chat.completions
       .create({ model: named, messages: [{ role: 'user', content: 'hi' }] })
       .catch((caught: unknown) => caught);
     expect((error as APIError).status).toBe(502);
-    expect((error as APIError).message).toContain('clemplay sent no API key');
-    expect(picky.requests.at(-1)!.headers.authorization).toBeUndefined();
+    expect((error as APIError).code).toBe('untrusted_origin');
+    expect((error as APIError).message).toContain(`was not sent to ${new URL(stranger.url).origin}`);
+    expect(stranger.requests.at(-1)!.headers.authorization).toBeUndefined();
   });
 
   it('keeps an upstream key out of the response when the upstream echoes it back', async () => {

@@ -21,7 +21,7 @@ import {
 import { ModelLanes } from './model-lanes.js';
 import { errorResponse, openAIErrorBody, type OpenAIErrorBody } from './openai-errors.js';
 import { RequestLog, type ServedRequest } from './request-log.js';
-import { untrustedRequestDependencies, type TrustedDependencies, type WithheldKey } from './untrusted-request.js';
+import { untrustedRequestDependencies, type TrustedDependencies } from './untrusted-request.js';
 
 /** Request bodies larger than this (bytes) are refused with 413: long chats are megabytes, not more. */
 const maximumBodyBytes = 32 * 1024 * 1024;
@@ -200,24 +200,13 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
   const fail = async (
     exchange: Pick<Exchange, 'response' | 'record' | 'signal'> & { headers?: Record<string, string> },
     error: AppErrorShape,
-    withheld?: WithheldKey,
   ): Promise<void> => {
     const { response, record } = exchange;
     if (error.code === 'aborted' && exchange.signal.aborted) {
       await stoppedEarly(exchange);
       return;
     }
-    const shown: AppErrorShape =
-      error.code === 'auth' && withheld !== undefined
-        ? {
-            ...error,
-            message:
-              `clemplay sent no API key to ${withheld.baseUrl}: the request itself named that server (its spec's ` +
-              '`base_url`), and keys only go to servers your registries name — add a registry entry for it. ' +
-              error.message,
-          }
-        : error;
-    const mapped = errorResponse(shown);
+    const mapped = errorResponse(error);
     if (response.headersSent) {
       await new EventStream(response, exchange.signal).error(mapped.body);
       response.end();
@@ -253,11 +242,7 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
     finish(exchange.record, usage, 'cancelled');
   };
 
-  const streamed = async (
-    exchange: Exchange,
-    parts: AsyncIterable<StreamPart>,
-    withheld: () => WithheldKey | undefined,
-  ) => {
+  const streamed = async (exchange: Exchange, parts: AsyncIterable<StreamPart>) => {
     const { response, record, identity, signal } = exchange;
     const { includeUsage } = exchange.request;
     const events = new EventStream(response, signal);
@@ -295,18 +280,15 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
           response.end();
           return finish(record, usage, 'done');
         case 'error':
-          return fail(exchange, part.error, withheld());
+          return fail(exchange, part.error);
+        case 'warning':
         case 'human-input-needed':
           break;
       }
     }
   };
 
-  const whole = async (
-    exchange: Exchange,
-    parts: AsyncIterable<StreamPart>,
-    withheld: () => WithheldKey | undefined,
-  ) => {
+  const whole = async (exchange: Exchange, parts: AsyncIterable<StreamPart>) => {
     const { response, record, identity } = exchange;
     const reply = await collectReply(parts, () => log.progress(record));
     if (reply.ok) {
@@ -315,7 +297,7 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
       return finish(record, reply.usage, 'done');
     }
     if (reply.stopped) return stoppedEarly(exchange, reply.usage);
-    return fail(exchange, reply.error, withheld());
+    return fail(exchange, reply.error);
   };
 
   const chatCompletion = async (request: IncomingMessage, response: ServerResponse, signal: AbortSignal) => {
@@ -341,10 +323,9 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
       return fail({ response, record, signal }, toAppErrorShape(error));
     }
 
-    const untrusted = untrustedRequestDependencies(dependencies);
     let opened: OpenedModel;
     try {
-      opened = await openModel(untrusted, parsed.model, signal);
+      opened = await openModel(await untrustedRequestDependencies(dependencies, parsed.model), parsed.model, signal);
     } catch (error) {
       return fail({ response, record, signal }, toAppErrorShape(error));
     }
@@ -372,8 +353,8 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
       }
       log.update(record, { status: 'running', queue_position: null });
       const parts = streamReply(opened.model, { messages: parsed.messages, options: parsed.options }, signal);
-      if (parsed.stream) await streamed(exchange, parts, untrusted.withheldKey);
-      else await whole(exchange, parts, untrusted.withheldKey);
+      if (parsed.stream) await streamed(exchange, parts);
+      else await whole(exchange, parts);
     } catch (error) {
       await fail(exchange, toAppErrorShape(error));
     } finally {

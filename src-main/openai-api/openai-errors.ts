@@ -29,9 +29,9 @@ interface ErrorKind {
 }
 
 /**
- * How each clemplay error code goes out. The server's own key is checked before anything else (401); `auth` here is
- * always an upstream key that was missing, refused or withheld, which is the gateway's failure (502), not the
- * client's: its own key was fine.
+ * How each clemplay error code goes out. The server's own key is checked before anything else (401); `auth` and
+ * `untrusted-origin` here are always an upstream key that was missing, refused or withheld, which is the gateway's
+ * failure (502), not the client's: its own key was fine.
  */
 const errorKinds: Record<ErrorCode, ErrorKind> = {
   'no-match': { status: 404, type: 'invalid_request_error', code: 'model_not_found', param: 'model' },
@@ -46,10 +46,12 @@ const errorKinds: Record<ErrorCode, ErrorKind> = {
   },
   conflict: { status: 409, type: 'invalid_request_error', code: 'conflict', param: null },
   auth: { status: 502, type: 'upstream_error', code: 'upstream_auth', param: null },
+  'untrusted-origin': { status: 502, type: 'upstream_error', code: 'untrusted_origin', param: null },
   'rate-limit': { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', param: null },
   network: { status: 502, type: 'upstream_error', code: 'upstream_error', param: null },
   timeout: { status: 502, type: 'upstream_error', code: 'upstream_timeout', param: null },
   'model-load': { status: 500, type: 'server_error', code: 'model_load', param: 'model' },
+  corrupt: { status: 500, type: 'server_error', code: 'corrupt', param: 'model' },
   'out-of-memory': { status: 503, type: 'server_error', code: 'out_of_memory', param: 'model' },
   aborted: { status: 503, type: 'server_error', code: 'stopped', param: null },
   internal: { status: 500, type: 'server_error', code: 'internal', param: null },

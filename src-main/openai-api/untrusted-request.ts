@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import { isAbsolute, resolve, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
 import type { Provenance } from '../../src-shared/spec/lookup.js';
@@ -7,7 +7,7 @@ import { copyJsonObject, formatPath, setOwnKey } from '../../src-shared/spec/jso
 import { readSpecSetting } from '../backends/options.js';
 import type { BackendContext } from '../backends/types.js';
 import type { ModelDependencies } from '../conversation/open-model.js';
-import { normalizeBaseUrl } from '../credentials/credential-store.js';
+import type { LocalModelService } from '../llama/service.js';
 import type { Resolution } from '../registry/registry-stack.js';
 
 /** What the trust boundary needs: the registry (with provenance), the backends' context, and the models folders. */
@@ -15,20 +15,7 @@ export interface TrustedDependencies {
   registry: { resolve(query: string | JsonObject): Resolution };
   backendContext: BackendContext;
   /** The models folders a request's `model_path` must stay in (read per request: the user may change them). */
-  modelsDirs(): readonly string[];
-}
-
-/** An upstream key that was not handed out because the request itself named the server it would go to. */
-export interface WithheldKey {
-  backend: string;
-  /** The server, without credentials or query. */
-  baseUrl: string;
-}
-
-/** {@link ModelDependencies} for one API request, and what its trust boundary did. */
-export interface UntrustedRequestDependencies extends ModelDependencies {
-  /** The key withheld from this request's model, once its backend asked for one. */
-  withheldKey(): WithheldKey | undefined;
+  localModels: Pick<LocalModelService, 'modelsDirs' | 'checkInModelsFolder'>;
 }
 
 /** Whether the value at `keyPath` (as {@link readSpecSetting} returns it) came from the query, not the entry. */
@@ -39,116 +26,102 @@ function fromQuery(provenance: Provenance, keyPath: string): boolean {
   return segments.some((_, index) => paths.has(formatPath(segments.slice(0, index + 1))));
 }
 
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function inside(folder: string, path: string): boolean {
-  return path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isFile(),
+    () => false,
+  );
 }
 
 /**
  * The file a request's own `model_path` names, inside the models folders only: an absolute path must lie in one, a
- * relative one is looked up in each (never in the working directory, and never above a folder). Throws
- * `invalid-spec` for a path outside them and `not-found` for a file that is in none of them.
+ * relative one is looked up in each (never in the working directory), and either way the folder it ends up in must
+ * be inside a models folder once links are followed (the local-model service's rule for everything the API reads).
+ * Throws `invalid-input` for a path outside them and `not-found` for a file that is in none of them.
  */
-function modelPathInFolders(value: string, keyPath: string, folders: readonly string[]): string {
-  const roots = folders.map((folder) => resolve(folder));
-  const listed = roots.join(', ');
-  const outside = (): AppError =>
-    new AppError(
-      'invalid-spec',
-      `\`${keyPath}\` in an API request must name a .gguf file in the models folders (${listed}); ` +
-        `${JSON.stringify(value)} is outside them. Put the file there, or add a registry entry for it.`,
-      { key_path: keyPath },
-    );
-  if (isAbsolute(value)) {
-    const path = resolve(value);
-    if (!roots.some((root) => inside(root, path))) throw outside();
-    return path;
+async function modelPathInFolders(
+  value: string,
+  keyPath: string,
+  localModels: TrustedDependencies['localModels'],
+): Promise<string> {
+  if (isAbsolute(value)) return localModels.checkInModelsFolder(value);
+  const candidates = localModels.modelsDirs.map((folder) => resolve(folder, value));
+  for (const candidate of candidates) {
+    if (await isFile(candidate)) return localModels.checkInModelsFolder(candidate);
   }
-  const candidates = roots.map((root) => ({ root, path: resolve(root, value) }));
-  if (candidates.some((candidate) => !inside(candidate.root, candidate.path))) throw outside();
-  const found = candidates.find((candidate) => isFile(candidate.path));
-  if (found !== undefined) return found.path;
   throw new AppError(
     'not-found',
-    `No model file ${JSON.stringify(value)} in the models folders: looked at ` +
-      `${candidates.map((candidate) => candidate.path).join(', ')}.`,
+    `No model file ${JSON.stringify(value)} in the models folders: looked at ${candidates.join(', ')}.`,
     { key_path: keyPath },
   );
 }
 
 function withValueAt(spec: JsonObject, keyPath: string, value: JsonValue): JsonObject {
   const copy = copyJsonObject(spec);
-  const [first, second] = keyPath.split('.');
-  if (second === undefined) setOwnKey(copy, first ?? keyPath, value);
+  const [first = keyPath, second] = keyPath.split('.');
+  if (second === undefined) setOwnKey(copy, first, value);
   else {
-    const nested = copy[first ?? ''];
+    const nested = copy[first];
     if (isJsonObject(nested)) setOwnKey(nested, second, value);
   }
   return copy;
 }
 
 /**
- * The trust boundary of the OpenAI-compatible API: specs that arrive in requests come from other programs, so the
- * model a request opens is made through this, and this is the one place that says what such a spec may not do.
+ * The trust boundary of the OpenAI-compatible API. Specs that arrive in requests come from other programs, so a
+ * request's query is resolved and checked here, and the model is opened (with `openModel`) from what this returns;
+ * this is the one place that says what such a spec may not do.
  *
- * - **Keys never follow a server the request named.** When the `base_url` the backend will use came from the request
- *   (its own key, or an entry's variable bound to the request's value), the backend gets no API key at all; the
- *   request is still sent, so servers that want none keep working.
+ * - **Keys never follow a server the request named.** Whether a server gets a backend-wide key is decided by the
+ *   user's trusted origins (`isTrustedOrigin`: their registries, Settings → Trusted servers, `clemplay trust`), never
+ *   by the spec, and nothing a request sends can add one. A `base_url` the request brings (its own key, or an entry's
+ *   variable bound to its value) pointing anywhere else gets no key; the request is still sent, so servers that want
+ *   none keep working, and one that wants a key answers with `untrusted-origin`.
  * - **`model_path` stays in the models folders.** A path the request brought must name a file inside them; relative
  *   paths are looked up there only. The spec the backend gets has the absolute path.
  * - **No human backend.** Nobody in the app would see the question, so the request would hang.
  *
- * Registry entries themselves are trusted as the registry stack trusts them.
+ * Registry entries themselves are trusted as the registry stack trusts them. Throws `no-match`, `invalid-spec`,
+ * `invalid-input` or `not-found`.
  */
-export function untrustedRequestDependencies(trusted: TrustedDependencies): UntrustedRequestDependencies {
-  const { getConnection, localModels } = trusted.backendContext;
-  let requestBaseUrl = false;
-  let withheld: WithheldKey | undefined;
+export async function untrustedRequestDependencies(
+  trusted: TrustedDependencies,
+  query: string,
+): Promise<ModelDependencies> {
+  const resolution = trusted.registry.resolve(query);
+  let spec = resolution.spec;
+  if (spec['backend'] === 'human') {
+    throw new AppError(
+      'invalid-spec',
+      'The human backend is not served over the API: a person answers it in the app (Chat or Pair).',
+    );
+  }
+  const modelPath = readSpecSetting(spec, 'model_path');
+  if (
+    modelPath !== undefined &&
+    typeof modelPath.value === 'string' &&
+    modelPath.value.trim() !== '' &&
+    fromQuery(resolution.provenance, modelPath.path)
+  ) {
+    const path = await modelPathInFolders(modelPath.value.trim(), modelPath.path, trusted.localModels);
+    spec = withValueAt(spec, modelPath.path, path);
+  }
+  const checked: Resolution = { ...resolution, spec };
+  const { getApiKey, isTrustedOrigin, getConnection, localModels } = trusted.backendContext;
   return {
     registry: {
-      resolve(query) {
-        const resolution = trusted.registry.resolve(query);
-        let spec = resolution.spec;
-        if (spec['backend'] === 'human') {
-          throw new AppError(
-            'invalid-spec',
-            'The human backend is not served over the API: a person answers it in the app (Chat or Pair).',
-          );
-        }
-        const baseUrl = readSpecSetting(spec, 'base_url');
-        requestBaseUrl = baseUrl !== undefined && fromQuery(resolution.provenance, baseUrl.path);
-        const modelPath = readSpecSetting(spec, 'model_path');
-        if (
-          modelPath !== undefined &&
-          typeof modelPath.value === 'string' &&
-          modelPath.value.trim() !== '' &&
-          fromQuery(resolution.provenance, modelPath.path)
-        ) {
-          const path = modelPathInFolders(modelPath.value.trim(), modelPath.path, trusted.modelsDirs());
-          spec = withValueAt(spec, modelPath.path, path);
-        }
-        return { ...resolution, spec };
+      // openModel resolves through this: the request's query, already resolved and checked above.
+      resolve(again) {
+        if (again !== query) throw new AppError('internal', 'a checked request resolves only its own query');
+        return checked;
       },
     },
-    // Everything but `humanInput` (see "No human backend" above), and a key lookup that can say no.
+    // Everything but `humanInput` (see "No human backend" above).
     backendContext: {
+      getApiKey,
+      ...(isTrustedOrigin === undefined ? {} : { isTrustedOrigin }),
       ...(getConnection === undefined ? {} : { getConnection }),
       ...(localModels === undefined ? {} : { localModels }),
-      async getApiKey(backend, baseUrl) {
-        if (requestBaseUrl) {
-          withheld = { backend, baseUrl: normalizeBaseUrl(baseUrl ?? '') };
-          return undefined;
-        }
-        return trusted.backendContext.getApiKey(backend, baseUrl);
-      },
     },
-    withheldKey: () => withheld,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { JsonObject } from '../../src-shared/json.js';
+import { findTooDeep, formatLongPath, maximumJsonNesting } from '../../src-shared/spec/json-tools.js';
 import { locate } from '../../src-shared/spec/parse-query.js';
 import { registryEntrySchema } from './registry-schema.js';
 
@@ -14,6 +15,10 @@ export interface RegistryFileProblem {
   /** The entry (0-based) and key path of a schema error. */
   entryIndex?: number;
   keyPath?: string;
+  /** The byte offset of the first byte that is not UTF-8. */
+  byteOffset?: number;
+  /** A key that appears twice in one object. */
+  duplicateKey?: string;
 }
 
 /** A registry file as read from disk. */
@@ -39,6 +44,8 @@ export function hashText(text: string): string {
 interface JsonSyntaxError {
   offset: number;
   detail: string;
+  /** Set when the fault is a key that appears twice in one object (only looked for when asked). */
+  duplicateKey?: string;
 }
 
 function describeCharacter(character: string): string {
@@ -79,7 +86,22 @@ type Expectation = 'value' | 'value-or-close' | 'key' | 'key-or-close' | 'colon'
  * Iterative, so deeply nested garbage cannot overflow the stack.
  */
 export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
+  return scanJson(text, false);
+}
+
+/**
+ * The first key that appears twice in one object (JSON.parse keeps the last and drops the other without a word), or
+ * null. A full scan of the text: used where a file is read to be edited and saved, not on the lookup path.
+ */
+export function findDuplicateKey(text: string): JsonSyntaxError | null {
+  const found = scanJson(text, true);
+  return found?.duplicateKey === undefined ? null : found;
+}
+
+function scanJson(text: string, checkDuplicates: boolean): JsonSyntaxError | null {
   const containers: ('array' | 'object')[] = [];
+  /** The keys seen so far in each open object, innermost last (only when checking for duplicates). */
+  const keySets: Set<string>[] = [];
   let expectation: Expectation = 'value';
   let position = 0;
   const afterValue = (): Expectation => (containers.length === 0 ? 'end' : 'comma-or-close');
@@ -102,6 +124,7 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
           expectation = afterValue();
         } else if (character === '{' || character === '[') {
           containers.push(character === '{' ? 'object' : 'array');
+          if (checkDuplicates && character === '{') keySets.push(new Set());
           position++;
           expectation = character === '{' ? 'key-or-close' : 'value-or-close';
         } else if (character === '"') {
@@ -124,11 +147,19 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
       case 'key-or-close': {
         if (character === '}' && expectation === 'key-or-close') {
           containers.pop();
+          if (checkDuplicates) keySets.pop();
           position++;
           expectation = afterValue();
         } else if (character === '"') {
           const end = scanString(text, position);
           if (typeof end !== 'number') return end;
+          if (checkDuplicates) {
+            const key = JSON.parse(text.slice(position, end)) as string;
+            const keys = keySets.at(-1);
+            if (keys?.has(key))
+              return { offset: position, detail: `the key "${key}" appears twice`, duplicateKey: key };
+            keys?.add(key);
+          }
           position = end;
           expectation = 'colon';
         } else {
@@ -149,6 +180,7 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
           expectation = close === '}' ? 'key' : 'value';
         } else if (character === close) {
           containers.pop();
+          if (checkDuplicates && close === '}') keySets.pop();
           position++;
           expectation = afterValue();
         } else {
@@ -193,6 +225,16 @@ function describeValue(value: unknown): string {
 }
 
 function checkEntry(entry: unknown): { message: string; keyPath: string } | null {
+  // Before anything recursive looks at it: the unifier (and JSON.stringify) would overflow the stack.
+  const tooDeep = findTooDeep(entry);
+  if (tooDeep !== null) {
+    return {
+      message:
+        `"${formatLongPath(tooDeep)}" is nested deeper than ${maximumJsonNesting} levels, which no model spec needs; ` +
+        'flatten it',
+      keyPath: formatLongPath(tooDeep),
+    };
+  }
   const checked = registryEntrySchema.safeParse(entry);
   if (checked.success) return null;
   const issue = checked.error.issues[0];
@@ -264,11 +306,47 @@ export function parseRegistryText(file: string, text: string): RegistryFileConte
   return { status: 'ok', entries: entries as JsonObject[], singleObject, hash };
 }
 
-/** Reads a registry file; a missing file is not an error (the user and working-directory registries are optional). */
-export async function readRegistryFile(path: string): Promise<RegistryFileContent> {
-  let text: string;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The offset of the first byte that is not part of valid UTF-8 (only asked once strict decoding failed). */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  let position = 0;
+  while (position < bytes.length) {
+    const lead = bytes[position]!;
+    const length =
+      lead < 0x80
+        ? 1
+        : lead >= 0xc2 && lead <= 0xdf
+          ? 2
+          : lead >= 0xe0 && lead <= 0xef
+            ? 3
+            : lead >= 0xf0 && lead <= 0xf4
+              ? 4
+              : 0;
+    if (length === 0) return position;
+    try {
+      strictUtf8.decode(bytes.subarray(position, position + length));
+    } catch {
+      return position;
+    }
+    position += length;
+  }
+  return bytes.length;
+}
+
+/**
+ * Reads a registry file; a missing file is not an error (the user and working-directory registries are optional).
+ * Bytes that are not UTF-8 make it an error with their offset, never text with U+FFFD that a save would write back.
+ * `forEditing` also refuses a key that appears twice in one object (JSON keeps only the last), which a rewrite would
+ * silently drop: a full scan, so only for files about to be rewritten.
+ */
+export async function readRegistryFile(
+  path: string,
+  options: { forEditing?: boolean } = {},
+): Promise<RegistryFileContent> {
+  let bytes: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'missing' };
     return {
@@ -277,7 +355,37 @@ export async function readRegistryFile(path: string): Promise<RegistryFileConten
       problem: { message: `${path}: cannot read the file: ${(error as Error).message}` },
     };
   }
-  return parseRegistryText(path, text);
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8Offset(bytes);
+    return {
+      status: 'error',
+      hash: hashText(bytes.toString('utf8')),
+      problem: {
+        message:
+          `${path}: byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, '0') ?? '??'}) is not UTF-8; save ` +
+          'the file as UTF-8 (clemplay will not rewrite it until then)',
+        byteOffset: offset,
+      },
+    };
+  }
+  const content = parseRegistryText(path, text);
+  if (options.forEditing !== true || content.status !== 'ok') return content;
+  const duplicate = findDuplicateKey(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  if (duplicate === null) return content;
+  const { line, column } = locate(text, duplicate.offset + (text.startsWith('\uFEFF') ? 1 : 0));
+  return {
+    status: 'error',
+    hash: content.hash,
+    problem: {
+      message: `${path}:${line}:${column}: ${duplicate.detail} in one entry; JSON keeps only the last — remove the other`,
+      line,
+      column,
+      ...(duplicate.duplicateKey === undefined ? {} : { duplicateKey: duplicate.duplicateKey }),
+    },
+  };
 }
 
 /** The text a registry file is written as: 2-space JSON, entry order kept, a final newline. */

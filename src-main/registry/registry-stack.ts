@@ -4,6 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
+import { redactSecretFields, secretFieldPaths } from '../../src-shared/secrets.js';
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { lookup, type Provenance } from '../../src-shared/spec/lookup.js';
 import {
@@ -13,6 +14,7 @@ import {
   type SourcedEntry,
 } from '../../src-shared/spec/registry-index.js';
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 import {
   formatRegistry,
   hashText,
@@ -49,6 +51,8 @@ export interface RegistryFileStatus {
   problem?: RegistryFileProblem;
   /** True when the file is broken on disk and its last good version is still in use. */
   usingLastGood: boolean;
+  /** Things to fix that do not stop the file from loading, such as an entry holding what looks like a key. */
+  warnings: string[];
 }
 
 /** One entry as listed: the entry as written in its file, and where it is. */
@@ -93,7 +97,18 @@ interface LoadedFile {
   /** What was on disk at the last read. */
   disk: RegistryFileContent;
   /** The last version that parsed and validated, kept in use while the file on disk is broken. */
-  good: { entries: JsonObject[]; singleObject: boolean; hash: string } | null;
+  good: GoodVersion | null;
+}
+
+/** A version of a file that parsed and validated. */
+interface GoodVersion {
+  entries: JsonObject[];
+  singleObject: boolean;
+  hash: string;
+  /** The entries as shown outside (secret-named fields' text redacted), made when first asked for. */
+  shown?: JsonObject[];
+  /** One warning per entry holding what looks like a key, made when first asked for. */
+  secretWarnings?: string[];
 }
 
 /** `official` for the shipped registry, else the file's absolute path (clemcore tags entries the same way). */
@@ -155,6 +170,28 @@ export class RegistryStack {
     return loadState(file) !== before;
   }
 
+  /**
+   * The entries of a file as they may be shown (API, CLI, the app): with the text of fields such as `api_key` replaced
+   * by `[redacted]`, so a key someone typed into a registry file is not spread further. Computed once per version.
+   */
+  private shownEntries(file: LoadedFile): JsonObject[] {
+    const good = file.good;
+    if (good === null) return [];
+    good.shown ??= good.entries.map((entry) => redactSecretFields(entry));
+    return good.shown;
+  }
+
+  /** Warnings about entries of a file that hold what looks like a key (they load; keys belong in Settings). */
+  private secretWarnings(file: LoadedFile): string[] {
+    const good = file.good;
+    if (good === null) return [];
+    good.secretWarnings ??= good.entries.flatMap((entry, index) => {
+      const paths = secretFieldPaths(entry);
+      return paths.length === 0 ? [] : [`${file.spec.path}: entry ${index}: ${secretAdvice(paths)}`];
+    });
+    return good.secretWarnings;
+  }
+
   files(): RegistryFileStatus[] {
     return this.loaded.map((file) => ({
       path: file.spec.path,
@@ -166,6 +203,7 @@ export class RegistryStack {
       version: file.good?.hash ?? null,
       ...(file.disk.status === 'error' ? { problem: file.disk.problem } : {}),
       usingLastGood: file.disk.status === 'error' && file.good !== null,
+      warnings: this.secretWarnings(file),
     }));
   }
 
@@ -174,9 +212,10 @@ export class RegistryStack {
     return this.loaded.flatMap((file) => (file.disk.status === 'error' ? [file.disk.problem] : []));
   }
 
+  /** Every entry in stack order, as written in its file (secret text redacted, see {@link shownEntries}). */
   entries(): ListedEntry[] {
     return this.loaded.flatMap((file) =>
-      (file.good?.entries ?? []).map((entry, index) => ({
+      this.shownEntries(file).map((entry, index) => ({
         entry,
         index,
         file: file.spec.path,
@@ -188,7 +227,7 @@ export class RegistryStack {
 
   get(file: string, index: number): ListedEntry {
     const loaded = this.find(file);
-    const entry = loaded.good?.entries[index];
+    const entry = this.shownEntries(loaded)[index];
     if (entry === undefined) throw new AppError('not-found', `${loaded.spec.path} has no entry ${index}`);
     return { entry, index, file: loaded.spec.path, role: loaded.spec.role, lookupSource: loaded.lookupSource };
   }
@@ -219,7 +258,8 @@ export class RegistryStack {
       });
     const match = result.match;
     return {
-      spec: result.finalSpec,
+      // Backends never read a spec's `api_key` (keys come from the key store), so nothing needs the text.
+      spec: redactSecretFields(result.finalSpec),
       source:
         match === null
           ? null
@@ -234,7 +274,9 @@ export class RegistryStack {
   }
 
   explain(query: string | JsonObject): Explanation {
-    return explain(parsed(query), this.index());
+    // Entries, the result and conflicting values all appear in it: redact the whole, which is plain JSON.
+    const explanation = explain(parsed(query), this.index()) as unknown as JsonObject;
+    return redactSecretFields(explanation) as unknown as Explanation;
   }
 
   onChange(listener: (change: RegistryChange) => void): () => void {
@@ -271,10 +313,11 @@ export class RegistryStack {
 
   /**
    * Applies an edit to a file's entries and writes it, unless the file changed on disk since it was read (or since
-   * the version the caller edited): then nothing is written and the error is `conflict`.
+   * the version the caller edited): then nothing is written and the error is `conflict`. The check and the write
+   * happen under the file's cross-process lock, so another clemplay process cannot write in between.
    */
   private edit<T>(file: LoadedFile, version: string | undefined, change: (entries: JsonObject[]) => T): Promise<T> {
-    return this.exclusive(() => this.editNow(file, version, change));
+    return this.exclusive(() => withFileLock(file.spec.path, () => this.editNow(file, version, change)));
   }
 
   private async editNow<T>(
@@ -289,7 +332,7 @@ export class RegistryStack {
     if (version !== undefined && version !== known) {
       throw new AppError('conflict', `${file.spec.path} changed since you opened it; reload and apply your edit again`);
     }
-    const onDisk = await readRegistryFile(file.spec.path);
+    const onDisk = await readRegistryFile(file.spec.path, { forEditing: true });
     const diskHash = onDisk.status === 'missing' ? null : onDisk.hash;
     if (diskHash !== known || onDisk.status === 'error') {
       await this.readInto(file);
@@ -335,6 +378,8 @@ export class RegistryStack {
   async save(request: SaveRequest): Promise<{ file: string; index: number }> {
     const problem = registryEntryProblem(request.entry);
     if (problem !== null) throw new AppError('invalid-spec', problem);
+    const secrets = secretFieldPaths(request.entry);
+    if (secrets.length > 0) throw new AppError('invalid-spec', `The entry was not saved: ${secretAdvice(secrets)}`);
     const named = request.file === undefined ? this.defaultTarget() : this.find(request.file);
     if (named.spec.role === 'official') {
       // Overrides go first: a later catch-all entry in the user registry must not shadow them.
@@ -457,6 +502,15 @@ export class RegistryStack {
   }
 }
 
+/** What to do about entry fields that hold what looks like a key. */
+function secretAdvice(paths: readonly string[]): string {
+  const fields = paths.map((path) => `"${path}"`).join(', ');
+  return (
+    `${fields} looks like an API key or password, and keys never live in registry files (they get shared and ` +
+    'committed). Remove it from the entry and set the key in Settings → API keys, or in <BACKEND>_API_KEY.'
+  );
+}
+
 /** The version stamp of a file as it is on disk now (null when absent); only hashed, not parsed: this is hot. */
 async function diskHashOf(path: string): Promise<string | null> {
   try {
@@ -484,6 +538,9 @@ function parsed(query: string | JsonObject): JsonObject {
   return result.query;
 }
 
+/** The file name of the working-directory and user registries. */
+export const registryFileName = 'model_registry.json';
+
 /** Options of {@link defaultRegistryFiles}. */
 export interface RegistryLocations {
   /** The working directory (its `model_registry.json` comes first); null: none. */
@@ -505,8 +562,8 @@ export function defaultRegistryFiles(locations: RegistryLocations): RegistryFile
     }));
   }
   const official = resolve(locations.officialPath);
-  const user = resolve(locations.userDir, 'model_registry.json');
-  const workingDirectory = locations.cwd === null ? null : resolve(locations.cwd, 'model_registry.json');
+  const user = resolve(locations.userDir, registryFileName);
+  const workingDirectory = locations.cwd === null ? null : resolve(locations.cwd, registryFileName);
   // Run from the app's registry/ folder or from the config folder, two roles name one file: list it once, in its
   // most protected role, so the official file never becomes writable and no entry is listed twice.
   return [

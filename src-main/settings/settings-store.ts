@@ -3,11 +3,17 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../../src-shared/errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { withFileLock } from '../files/file-lock.js';
 
 /** What a person can set that is not a registry entry or a key; every field is optional (a default applies). */
 export const settingsSchema = z.looseObject({
   /** Folders scanned for .gguf files, first one is where downloads go; default `<data>/models`. */
   models_dirs: z.array(z.string().min(1).max(4096)).min(1).max(32).optional(),
+  /**
+   * Origins (`https://host:port`) the user trusts with backend-wide API keys, besides those of the user's and the
+   * official registry; default none.
+   */
+  trusted_origins: z.array(z.string().min(1).max(2048)).max(1000).optional(),
 });
 
 /** The settings file's content. */
@@ -18,12 +24,11 @@ export const settingsFileName = 'settings.json';
 
 /**
  * settings.json in the config folder. A broken file is reported with its place and never overwritten by a save that
- * would lose what the person wrote; a missing file is the defaults.
+ * would lose what the person wrote; a missing file is the defaults. Every change is a read–modify–write under the
+ * file's cross-process lock, so two processes changing different settings keep both changes.
  */
 export class SettingsStore {
   readonly path: string;
-  /** Updates run one at a time: each is a read-modify-write of the whole file. */
-  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(configDir: string) {
     this.path = join(configDir, settingsFileName);
@@ -56,12 +61,35 @@ export class SettingsStore {
 
   /** Changes some settings and keeps the others. */
   update(change: Settings): Promise<Settings> {
-    const run = this.writing.then(async () => {
-      const next = { ...(await this.read()), ...change };
-      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`);
+    return this.modify((current) => ({ ...current, ...change }));
+  }
+
+  /** Adds an origin (already normalized) to `trusted_origins`, once. */
+  addTrustedOrigin(origin: string): Promise<Settings> {
+    return this.modify((current) => {
+      const origins = current.trusted_origins ?? [];
+      return origins.includes(origin) ? current : { ...current, trusted_origins: [...origins, origin] };
+    });
+  }
+
+  /** Removes an origin from `trusted_origins`; true when it was there. */
+  async removeTrustedOrigin(origin: string): Promise<boolean> {
+    let removed = false;
+    await this.modify((current) => {
+      const origins = current.trusted_origins ?? [];
+      removed = origins.includes(origin);
+      return removed ? { ...current, trusted_origins: origins.filter((entry) => entry !== origin) } : current;
+    });
+    return removed;
+  }
+
+  /** Read–modify–write under the lock; writes only when `change` returned a new object. */
+  private modify(change: (current: Settings) => Settings): Promise<Settings> {
+    return withFileLock(this.path, async () => {
+      const current = await this.read();
+      const next = change(current);
+      if (next !== current) await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`);
       return next;
     });
-    this.writing = run.catch(() => undefined);
-    return run;
   }
 }

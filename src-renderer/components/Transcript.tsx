@@ -201,6 +201,11 @@ const MessageItem = memo(
             </div>
           </form>
         )}
+        {version.warnings?.map((warning, index) => (
+          <div key={index} className="banner banner-warning" data-testid="message-warning">
+            {warning.message}
+          </div>
+        ))}
         {version.error !== undefined && (
           <div className="error" role="alert">
             {version.error.code}: {version.error.message}

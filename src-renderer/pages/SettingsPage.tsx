@@ -6,6 +6,7 @@ import { ModelServerSettings } from '../components/ModelServerSettings';
 import { ErrorState } from '../components/states';
 import type { ThemePreference } from '../theme';
 import { useThemeStore } from '../theme-store';
+import { TrustedOrigins } from '../components/TrustedOrigins';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
@@ -254,6 +255,8 @@ export function SettingsPage() {
       )}
       <h2>API keys</h2>
       <ApiKeys />
+      <h3>Trusted servers</h3>
+      <TrustedOrigins />
       <h2>Serve models to other apps</h2>
       <ModelServerSettings />
       <h2>Connection check</h2>

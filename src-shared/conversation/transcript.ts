@@ -43,6 +43,8 @@ export interface MessageVersion {
   timing?: TurnTiming;
   /** The resolved spec of the speaker when this version was made (absent for people). */
   spec?: JsonObject;
+  /** What the person should know that did not stop the reply (a key held back from an untrusted server). */
+  warnings?: AppErrorShape[];
   /** A human participant is being asked: answer with this request id. */
   human_request?: { request_id: string; prompt: string };
   /** Turns dropped from the start of the speaker's history so it fitted the model's context (dialogues, games). */
@@ -128,6 +130,8 @@ export function applyStreamPart(version: MessageVersion, part: StreamPart, at: n
       return { ...version, reasoning: version.reasoning + part.text, timing: firstToken() };
     case 'usage':
       return { ...version, usage: part.usage };
+    case 'warning':
+      return { ...version, warnings: [...(version.warnings ?? []), part.warning] };
     case 'human-input-needed':
       return { ...version, human_request: { request_id: part.request_id, prompt: part.prompt } };
     case 'end': {

@@ -79,3 +79,76 @@ export function describeJson(value: JsonValue | undefined, maximumLength = 60): 
   const text = JSON.stringify(value);
   return text.length > maximumLength ? `${text.slice(0, maximumLength - 1)}…` : text;
 }
+
+/**
+ * How deep objects and arrays may nest in a query, a spec or a registry entry: far beyond any real one, and far below
+ * what the recursive unifier (and JSON.stringify) can take without overflowing the stack.
+ */
+export const maximumJsonNesting = 512;
+
+/**
+ * The key path to the first object or array nested more than `limit` levels deep (the value itself is level 1), or
+ * null when there is none. Iterative, since the values it is for are the ones too deep for recursion; it runs on every
+ * registry entry loaded, so the common case (not too deep) allocates no paths.
+ */
+export function findTooDeep(value: unknown, limit: number = maximumJsonNesting): PathSegment[] | null {
+  return nestsDeeperThan(value, limit) ? pathDeeperThan(value as object, limit) : null;
+}
+
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  for (let current = values.pop(); current !== undefined; current = values.pop()) {
+    const depth = depths.pop() as number;
+    // Indexes and `for … in` rather than Object.values: no array per object on this hot path.
+    if (Array.isArray(current)) {
+      for (let index = 0; index < current.length; index++) {
+        const child: unknown = current[index];
+        if (typeof child !== 'object' || child === null) continue;
+        if (depth >= limit) return true;
+        values.push(child);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    const record = current as Record<string, unknown>;
+    for (const key in record) {
+      const child = record[key];
+      if (typeof child !== 'object' || child === null) continue;
+      if (depth >= limit) return true;
+      values.push(child);
+      depths.push(depth + 1);
+    }
+  }
+  return false;
+}
+
+/** The path to the first container deeper than `limit` (which {@link nestsDeeperThan} found): the slow, rare case. */
+function pathDeeperThan(value: object, limit: number): PathSegment[] {
+  // Containers with their parent's position in `nodes` and their own key, to rebuild the path once found.
+  const nodes: { parent: number; segment: PathSegment }[] = [];
+  const pending: { value: object; depth: number; node: number }[] = [{ value, depth: 1, node: -1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > limit) {
+      const path: PathSegment[] = [];
+      for (let node = next.node; node !== -1; node = nodes[node]!.parent) path.push(nodes[node]!.segment);
+      return path.reverse();
+    }
+    const entries: [PathSegment, unknown][] = Array.isArray(next.value)
+      ? next.value.map((item: unknown, index) => [index, item])
+      : Object.entries(next.value);
+    for (const [segment, child] of entries) {
+      if (typeof child !== 'object' || child === null) continue;
+      nodes.push({ parent: next.node, segment });
+      pending.push({ value: child, depth: next.depth + 1, node: nodes.length - 1 });
+    }
+  }
+  return [];
+}
+
+/** A key path that may be hundreds of steps long, as a message shows it: its start, and how deep it goes. */
+export function formatLongPath(segments: readonly PathSegment[], shown = 6): string {
+  if (segments.length <= shown) return formatPath(segments);
+  return `${formatPath(segments.slice(0, shown))}… (${segments.length} levels down)`;
+}

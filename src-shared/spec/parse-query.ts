@@ -6,7 +6,7 @@
  */
 import type { JsonObject, JsonValue } from '../json.js';
 import { isJsonObject } from '../json.js';
-import { formatPath, setOwnKey } from './json-tools.js';
+import { formatPath, maximumJsonNesting, setOwnKey } from './json-tools.js';
 import type { PathSegment } from './json-tools.js';
 
 /** Why a query could not be read: where (1-based line and column; both 0 when the query was not text) and why. */
@@ -19,9 +19,6 @@ export interface ParseQueryError {
 
 /** The outcome of {@link parseQuery}. */
 export type ParseResult = { ok: true; query: JsonObject } | { ok: false; error: ParseQueryError };
-
-/** Deeper nesting is refused rather than risking the call stack; real queries are a few levels deep. */
-const maximumNesting = 512;
 
 class SyntaxProblem {
   constructor(
@@ -120,7 +117,7 @@ class TolerantJsonReader {
   }
 
   private readObject(depth: number): JsonObject {
-    if (depth >= maximumNesting) throw this.problem(`nested deeper than ${maximumNesting} levels`);
+    if (depth >= maximumJsonNesting) throw this.problem(`nested deeper than ${maximumJsonNesting} levels`);
     this.position++;
     const object: JsonObject = {};
     this.skipWhitespace();
@@ -155,7 +152,7 @@ class TolerantJsonReader {
   }
 
   private readArray(depth: number): JsonValue[] {
-    if (depth >= maximumNesting) throw this.problem(`nested deeper than ${maximumNesting} levels`);
+    if (depth >= maximumJsonNesting) throw this.problem(`nested deeper than ${maximumJsonNesting} levels`);
     this.position++;
     const array: JsonValue[] = [];
     this.skipWhitespace();
@@ -280,7 +277,8 @@ function invalid(message: string, line: number, column: number): ParseResult {
 
 /** The first place in an object that is not JSON (undefined, NaN, a function, …), or null when it all is. */
 function firstNonJson(value: unknown, path: PathSegment[], depth: number): { path: string; problem: string } | null {
-  if (depth > maximumNesting) return { path: formatPath(path), problem: `nested deeper than ${maximumNesting} levels` };
+  if (depth > maximumJsonNesting)
+    return { path: formatPath(path), problem: `nested deeper than ${maximumJsonNesting} levels` };
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
   if (typeof value === 'number')
     return Number.isFinite(value) ? null : { path: formatPath(path), problem: String(value) };

@@ -21,6 +21,16 @@ const credentialStatus = z.strictObject({
   warnings: z.array(z.string()),
 });
 
+const trustedOrigin = z.object({
+  /** `scheme://host[:port]`. */
+  origin: z.string(),
+  /** Why it is trusted: built in, a registry file, ~/.clemcore/key.json, or added by the user (settings). */
+  sources: z.array(
+    z.object({ kind: z.enum(['built-in', 'registry', 'key-json', 'settings']), path: z.string().optional() }),
+  ),
+});
+const originInput = z.object({ origin: z.string().min(1).max(2048) });
+
 /**
  * API keys. Nothing here ever returns a key: status says set or not, where from, and `…` + its last 4 characters.
  */
@@ -44,4 +54,22 @@ export const credentialsRouter = router({
     .input(z.object({ backend: backendName, base_url: baseUrl.optional() }))
     .output(credentialStatus)
     .mutation(({ ctx, input }) => ctx.services.credentials.clear(input.backend, input.base_url)),
+
+  /**
+   * The origins backend-wide keys may be sent to, each with why: built in, a base_url in the user's or the official
+   * registry or a --registry file, ~/.clemcore/key.json, or added by the user. Others get no such key.
+   */
+  trustedOrigins: procedure.output(z.array(trustedOrigin)).query(({ ctx }) => ctx.services.trustedOrigins.list()),
+
+  /** Trusts an origin (any URL on the server works; saved in settings.json); returns it normalized. */
+  trustOrigin: procedure
+    .input(originInput)
+    .output(z.object({ origin: z.string() }))
+    .mutation(async ({ ctx, input }) => ({ origin: await ctx.services.trustedOrigins.add(input.origin) })),
+
+  /** Stops trusting an origin the user added. Errors: not-found (not added by the user: says where it comes from). */
+  distrustOrigin: procedure
+    .input(originInput)
+    .output(z.object({ origin: z.string() }))
+    .mutation(async ({ ctx, input }) => ({ origin: await ctx.services.trustedOrigins.remove(input.origin) })),
 });

@@ -1,5 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,7 +90,11 @@ describe('localModels', () => {
   });
 
   it('estimate: memory for the settings asked for and for auto', async () => {
-    const estimate = await caller().localModels.estimate({ path: tiny, context_size: 256, parallel: 2 });
+    const estimate = await caller().localModels.estimate({
+      path: join(models, 'tiny.gguf'),
+      context_size: 256,
+      parallel: 2,
+    });
     expect(estimate.requested).toMatchObject({ gpu_layers: 0, context_size: 256 });
     expect(estimate.auto).toMatchObject({ gpu_layers: 0, context_size: 512, total_layers: 3 });
     expect(estimate.requested.memory.model_ram_bytes).toBeGreaterThan(500_000);
@@ -144,6 +147,56 @@ describe('localModels', () => {
       }
     };
     expect(await errorCode(attempt())).toBe('network');
+  });
+
+  it('download: only into a models folder, under a name that is a model file', async () => {
+    const drain = async (input: { uri: string; dir?: string; file_name?: string }): Promise<void> => {
+      for await (const _event of await caller().localModels.download(input)) {
+        // Only the outcome counts.
+      }
+    };
+    const uri = `${server.url}/pulled.gguf`;
+    const elsewhere = join(folder, 'elsewhere');
+    expect(await errorCode(drain({ uri, dir: elsewhere }))).toBe('invalid-input');
+    expect(await errorCode(drain({ uri, dir: 'models' }))).toBe('invalid-input');
+    expect(await errorCode(drain({ uri, dir: models, file_name: '../escaped.gguf' }))).toBe('invalid-input');
+    expect(await errorCode(drain({ uri, dir: models, file_name: '.bashrc' }))).toBe('invalid-input');
+    expect(await readdir(folder)).not.toContain('elsewhere');
+    expect(await readdir(folder)).not.toContain('escaped.gguf');
+    const events: DownloadEvent[] = [];
+    for await (const event of await caller().localModels.download({ uri, dir: models, file_name: 'named.gguf' }))
+      events.push(event);
+    expect(events.at(-1)).toMatchObject({ type: 'done', path: join(models, 'named.gguf') });
+    await rm(join(models, 'named.gguf'));
+  });
+
+  it('inspect and estimate read only files in a models folder; a linked .gguf there is listed and loads', async () => {
+    const outside = join(folder, 'outside');
+    await mkdir(outside, { recursive: true });
+    await copyFile(tiny, join(outside, 'blob'));
+    expect(await errorCode(caller().localModels.inspect({ path: join(outside, 'blob') }))).toBe('invalid-input');
+    expect(await errorCode(caller().localModels.estimate({ path: join(outside, 'blob') }))).toBe('invalid-input');
+    expect(await errorCode(caller().localModels.inspect({ path: join(models, '..', 'outside', 'blob') }))).toBe(
+      'invalid-input',
+    );
+    expect(await errorCode(caller().localModels.inspect({ path: '/etc/passwd' }))).toBe('invalid-input');
+
+    // The Hugging Face cache's layout: the .gguf is a link, its target is a blob elsewhere.
+    await symlink(join(outside, 'blob'), join(models, 'linked.gguf'));
+    try {
+      const listed = (await caller().localModels.list()).models.find((model) => model.file_name === 'linked.gguf');
+      expect(listed).toMatchObject({ path: join(models, 'linked.gguf'), architecture: 'llama', problem: null });
+      expect((await caller().localModels.inspect({ path: join(models, 'linked.gguf') })).tensor_count).toBe(21);
+      const events: LoadEvent[] = [];
+      const load = await caller().localModels.load({
+        spec: { backend: 'llamacpp', model_path: join(models, 'linked.gguf'), context_size: 256 },
+      });
+      for await (const event of load) events.push(event);
+      expect(events.at(-1)).toMatchObject({ type: 'loaded', model: { state: 'ready' } });
+      await caller().localModels.unload({ path: join(models, 'linked.gguf') });
+    } finally {
+      await rm(join(models, 'linked.gguf'));
+    }
   });
 
   it('addToRegistry: saves the entry for a file to the user registry, where lookups find it', async () => {

@@ -216,13 +216,19 @@ export const localModelsRouter = router({
   /** The .gguf files in the models folders, each with architecture, size, quantization, context length. */
   list: procedure.output(modelList).query(({ ctx }) => ctx.services.localModels.list()),
 
-  /** One file in depth: every metadata key (long arrays summarised), tensor count and types. */
+  /** One file of a models folder in depth: every metadata key (long arrays summarised), tensor count and types. */
   inspect: procedure
     .input(z.object({ path }))
     .output(modelFileDetails)
-    .query(({ ctx, input }) => ctx.services.localModels.inspect(input.path)),
+    .query(async ({ ctx, input }) => {
+      const service = ctx.services.localModels;
+      return service.inspect(await service.checkInModelsFolder(input.path));
+    }),
 
-  /** Memory a file needs with the given settings (default `auto`) and with `auto`, and whether that fits now. */
+  /**
+   * Memory a file of a models folder needs with the given settings (default `auto`) and with `auto`, and whether
+   * that fits now.
+   */
   estimate: procedure
     .input(
       z.object({
@@ -234,21 +240,37 @@ export const localModelsRouter = router({
       }),
     )
     .output(memoryEstimate)
-    .query(({ ctx, input }) => ctx.services.localModels.estimate(input)),
+    .query(async ({ ctx, input }) => {
+      const service = ctx.services.localModels;
+      return service.estimate({ ...input, path: await service.checkInModelsFolder(input.path) });
+    }),
 
   /**
-   * Downloads `hf:user/repo:quant`, `hf:user/repo/file.gguf` or a URL into `dir` (default: the first models
-   * folder): progress events, then `done`. Unsubscribing cancels and keeps the partial file; the same download
-   * later resumes it. Errors: invalid-input, not-found, auth, network (offline), aborted.
+   * Downloads `hf:user/repo:quant`, `hf:user/repo/file.gguf` or a URL into `dir`, which must be one of the models
+   * folders (default: the first), as `file_name` (default: from the URI; it must end in `.gguf`, not start with a
+   * dot, hold no path separator): progress events, then `done`. An existing file is never replaced. Unsubscribing
+   * cancels and keeps the partial file; the same download later resumes it. Errors: invalid-input, conflict,
+   * not-found, auth, network (offline), aborted.
    */
   download: procedure
-    .input(z.object({ uri: z.string().min(1).max(4096), dir: path.optional() }))
+    .input(
+      z.object({
+        uri: z.string().min(1).max(4096),
+        dir: path.optional(),
+        file_name: z.string().min(1).max(255).optional(),
+      }),
+    )
     .subscription(({ ctx, input, signal }) => {
       const service = ctx.services.localModels;
       return streamWork<DownloadEvent>(async (emit, stop) => {
         const report = throttled<DownloadEvent>(emit, (event) => event.type === 'progress' && event.fraction >= 1);
+        const directory = input.dir === undefined ? undefined : service.checkDownloadFolder(input.dir);
         const result = await service.download(
-          { uri: input.uri, ...(input.dir === undefined ? {} : { directory: input.dir }) },
+          {
+            uri: input.uri,
+            ...(directory === undefined ? {} : { directory }),
+            ...(input.file_name === undefined ? {} : { fileName: input.file_name }),
+          },
           { signal: stop, onProgress: (progress) => report({ type: 'progress', ...progress }) },
         );
         return downloadEvent.parse({ type: 'done', ...result });
@@ -284,9 +306,9 @@ export const localModelsRouter = router({
   status: procedure.output(localModelsStatus).query(({ ctx }) => ctx.services.localModels.status()),
 
   /**
-   * Appends a registry entry for a file to the user registry: `{ model_name, backend: 'llamacpp', model_path, … }`.
-   * Returns the entry and where it is; `already` when your registry had exactly that entry, which is then not added
-   * again.
+   * Appends a registry entry for a file of a models folder to the user registry: `{ model_name, backend: 'llamacpp',
+   * model_path, … }`. Returns the entry and where it is; `already` when your registry had exactly that entry, which is
+   * then not added again.
    */
   addToRegistry: procedure
     .input(z.object({ path, model_name: z.string().min(1).max(200).optional() }))
@@ -294,7 +316,8 @@ export const localModelsRouter = router({
       z.object({ entry: jsonObject, file: z.string(), index: z.number().int().nonnegative(), already: z.boolean() }),
     )
     .mutation(async ({ ctx, input }) => {
-      const entry = await ctx.services.localModels.registryEntry(input.path, input.model_name);
+      const service = ctx.services.localModels;
+      const entry = await service.registryEntry(await service.checkInModelsFolder(input.path), input.model_name);
       const existing = ctx.services.registry
         .entries()
         .find((row) => row.role === 'user' && jsonEqual(row.entry, entry));

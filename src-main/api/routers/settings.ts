@@ -1,9 +1,27 @@
-import { resolve } from 'node:path';
+import { parse, resolve } from 'node:path';
 import { z } from 'zod';
+import { AppError } from '../../../src-shared/errors.js';
 import { settingsSchema } from '../../settings/settings-store.js';
 import { procedure, router } from '../trpc.js';
 
-const folder = z.string().min(1).max(4096);
+const folder = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((text) => !text.includes('\0'), 'a folder path must not contain NUL bytes');
+
+/** A models folder as saved: absolute; never the root of a file system, which a scan would walk whole. */
+function modelsFolder(entry: string): string {
+  const absolute = resolve(entry);
+  if (parse(absolute).root === absolute) {
+    throw new AppError(
+      'invalid-input',
+      `${absolute} is the root of the file system; pick the folder your models are in, such as ~/models.`,
+      { folder: absolute },
+    );
+  }
+  return absolute;
+}
 
 export const settingsRouter = router({
   /** The saved settings and the file they live in. Errors: invalid-input naming the file when it is broken. */
@@ -18,7 +36,7 @@ export const settingsRouter = router({
     .output(z.object({ models_dirs: z.array(z.string()) }))
     .mutation(async ({ ctx, input }) => {
       // Saved first: a settings file that cannot be written must not leave this run on folders nobody saved.
-      const folders = input.folders.map((entry) => resolve(entry));
+      const folders = input.folders.map(modelsFolder);
       await ctx.services.settings.update({ models_dirs: folders });
       ctx.services.localModels.setModelsDirs(folders);
       return { models_dirs: folders };
