@@ -25,7 +25,7 @@ export interface ApiBenchResult {
   headline: string;
 }
 
-const runs = 7;
+const runs = 15;
 const apiKey = 'clemplay-bench-api-key';
 
 export async function main(): Promise<ApiBenchResult> {
