@@ -2,11 +2,6 @@ import { z } from 'zod';
 import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
 import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 
-/**
- * The request body of `POST /v1/chat/completions`, as far as clemplay reads it. Other keys (presence_penalty, user,
- * …) are accepted and ignored, as most OpenAI-compatible servers do; those whose silent loss would mislead a client
- * (tools, n > 1, JSON mode, logprobs) are refused by {@link readChatCompletionRequest}.
- */
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 const otherPart = z.looseObject({ type: z.string() });
 const messageSchema = z.looseObject({
@@ -19,7 +14,12 @@ const messageSchema = z.looseObject({
 });
 const optionalNumber = z.number().nullable().optional();
 const optionalInteger = z.number().int().nullable().optional();
-export const chatCompletionBodySchema = z.looseObject({
+/**
+ * The request body of `POST /v1/chat/completions`, as far as clemplay reads it. Other keys (presence_penalty, user,
+ * …) are accepted and ignored, as most OpenAI-compatible servers do; those whose silent loss would mislead a client
+ * (tools, n > 1, JSON mode, logprobs) are refused by {@link readChatCompletionRequest}.
+ */
+const chatCompletionBodySchema = z.looseObject({
   model: z.string().min(1, 'name a model: a registry name or a JSON spec').max(100_000),
   messages: z.array(messageSchema).min(1, 'send at least one message'),
   stream: z.boolean().nullable().optional(),
@@ -152,7 +152,7 @@ export interface OpenAIUsage {
   total_tokens: number;
 }
 
-export function openAIUsage(usage: Usage | undefined): OpenAIUsage {
+function openAIUsage(usage: Usage | undefined): OpenAIUsage {
   const prompt = usage?.input_tokens ?? 0;
   const completion = usage?.output_tokens ?? 0;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };

@@ -10,7 +10,7 @@ import { RequestLog, type ServedRequest } from './request-log.js';
  * The credentials slot of the server's own key. Its environment variable is `CLEMPLAY_API_KEY` (the credential
  * store's `<BACKEND>_API_KEY` rule), and clearing it in Settings → API keys makes the next start generate a new one.
  */
-export const apiKeyCredentialName = 'clemplay';
+const apiKeyCredentialName = 'clemplay';
 
 /** The environment variable that sets the server's key for one run. */
 export const apiKeyEnvironmentVariable = 'CLEMPLAY_API_KEY';

@@ -440,12 +440,15 @@ describe('errors in OpenAI’s format', () => {
     expect(await notJson.json()).toMatchObject({ error: { code: 'invalid_json' } });
   });
 
-  it('answers unknown paths with 404 and wrong methods with 405', async () => {
+  it('answers unknown paths with 404, wrong methods with 405 and broken percent-encoding with 400', async () => {
     const headers = { authorization: `Bearer ${serverKey}` };
     expect((await fetch(`${baseURL}/completions`, { method: 'POST', headers })).status).toBe(404);
     const wrong = await fetch(`${baseURL}/chat/completions`, { headers });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+    const broken = await fetch(`${baseURL}/models/%ff`, { headers });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: { code: 'invalid_url' } });
   });
 
   it('passes an upstream 429 on with its retry-after, and other upstream failures as 502', async () => {

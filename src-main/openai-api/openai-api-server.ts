@@ -91,10 +91,21 @@ export function sourceHeader(source: SpecSource | null): string {
   );
 }
 
+/** A model as OpenAI's `/v1/models` lists it. */
+export interface OpenAIModel {
+  /** The registry name: what a client sends as `model`. */
+  id: string;
+  object: 'model';
+  /** When the entry's registry file last changed, in Unix seconds (0 when unknown). */
+  created: number;
+  /** The entry's backend (`clemplay` when the entry leaves it open). */
+  owned_by: string;
+}
+
 /** The OpenAI model object of every registry name a client can ask for, in lookup order, without duplicates. */
-export async function listModels(entries: readonly ListedEntry[]): Promise<object[]> {
+export async function listModels(entries: readonly ListedEntry[]): Promise<OpenAIModel[]> {
   const modified = new Map<string, number>();
-  const models: object[] = [];
+  const models: OpenAIModel[] = [];
   const seen = new Set<string>();
   for (const { entry, file } of entries) {
     const name = entry['model_name'];
@@ -366,7 +377,7 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
   const models = async (response: ServerResponse, id: string | undefined): Promise<void> => {
     const list = await listModels(dependencies.entries());
     if (id === undefined) return sendJson(response, 200, { object: 'list', data: list });
-    const model = list.find((candidate) => 'id' in candidate && candidate.id === id);
+    const model = list.find((candidate) => candidate.id === id);
     if (model !== undefined) return sendJson(response, 200, model);
     sendJson(
       response,
@@ -413,7 +424,15 @@ export async function startOpenAIApiServer(options: OpenAIApiServerOptions): Pro
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (method !== 'GET') return wrongMethod('GET');
-      return models(response, path === '/v1/models' ? undefined : decodeURIComponent(path.slice('/v1/models/'.length)));
+      if (path === '/v1/models') return models(response, undefined);
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/v1/models/'.length));
+      } catch {
+        const message = `${path} is not a valid address: its percent-encoding is broken.`;
+        return sendJson(response, 400, openAIErrorBody(message, 'invalid_request_error', 'invalid_url'));
+      }
+      return models(response, id);
     }
     sendJson(
       response,

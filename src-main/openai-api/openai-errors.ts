@@ -57,11 +57,6 @@ const errorKinds: Record<ErrorCode, ErrorKind> = {
   internal: { status: 500, type: 'server_error', code: 'internal', param: null },
 };
 
-/** The HTTP status a clemplay error goes out with. */
-export function statusForError(code: ErrorCode): number {
-  return errorKinds[code].status;
-}
-
 /** An OpenAI-style error body with a fixed code, for failures that are not a clemplay error (auth, routing). */
 export function openAIErrorBody(message: string, type: string, code: string | null, param: string | null = null) {
   return { error: { message, type, param, code } } satisfies OpenAIErrorBody;
