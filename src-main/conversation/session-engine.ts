@@ -311,8 +311,6 @@ export class SessionEngine {
         this.dependencies,
         saved.spec === undefined ? undefined : { spec: saved.spec, source: saved.source ?? null },
       );
-      // The saved spec stays in use; the person is told when the registry would now pick another.
-      if (saved.spec !== undefined) participant.checkRegistry();
       participant.context = {
         ...participant.context,
         used: estimateTokens(historyFor(participant.id, record.messages, participant.config.system)),
