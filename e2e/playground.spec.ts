@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { typeInEditor } from './monaco';
 import { serveApp, type ServedApp } from './web-host';
 
