@@ -6,6 +6,9 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
+      // Bundled rather than loaded from node_modules: as CommonJS behind an ESM wrapper it costs every CLI call a
+      // module lexer pass and a dozen file reads (bench/cli.ts).
+      externalizeDeps: { exclude: ['commander'] },
       rollupOptions: {
         // One bundle set for Electron (index) and plain Node (cli: the CLI and the web host).
         input: {

@@ -3,17 +3,20 @@
  * ~150M-parameter Q4_0 GGUF (scripts/make-gguf.ts, preset bench150m), all in one run on the same file:
  *
  * 1. bare: node-llama-cpp's evaluate loop (greedy) on a context sequence, for every thread count 1..cores; the
- *    fastest is the baseline, and whether `threads: "auto"` picks it is checked;
+ *    fastest is the baseline, and whether `threads: "auto"` (measured by the app's thread calibration on its first
+ *    load) picks it is checked;
  * 2. app: `chat.stream` over the web host's WebSocket to an API client, with a llamacpp spec and `threads: "auto"`
  *    (resolve, backend, runtime, LlamaChat, delta batching, tRPC, JSON over the socket) — the client in a process
  *    of its own, as a browser or Electron's renderer is, and, for comparison, in the web host's own process. Same
  *    context size as the bare loop ({@link contextSize}) and the same Llama instance: the services' own;
  * 3. time to first token both ways, on the same prompt (each run starts with a different word, so no path reuses
- *    the previous run's prompt from the KV cache).
+ *    the previous run's prompt from the KV cache);
+ * 4. `clemplay chat SPEC PROMPT --max-tokens N`, a process per reply (its own tokens/s line, from the first token
+ *    to the end: the process start and the model load are not part of it), with its own calibration cache.
  *
  * Prints tokens/s and ratios app ÷ bare (aim ≥ 0.95). Run: npx tsx bench/llamacpp.ts
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +27,7 @@ import { ensureTestModel } from '../scripts/test-models.js';
 import { countParameters, ggufPresets } from '../scripts/make-gguf.js';
 import { toChatHistory } from '../src-main/backends/llamacpp.js';
 import { startWebHost } from '../src-main/host/web-host.js';
-import { autoThreadCount, physicalCoreCount } from '../src-main/llama/threads.js';
+import { physicalCoreCount } from '../src-main/llama/threads.js';
 import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client.js';
 import { replyOverApi } from '../src-main/testing/session-client.js';
 import { createTestServices } from '../src-main/testing/services.js';
@@ -63,6 +66,10 @@ export interface LlamaCppBenchResult {
   ratio: number;
   /** appInProcess tokens/s ÷ bare tokens/s. */
   inProcessRatio: number;
+  /** `clemplay chat`, a process per reply. */
+  cli: LlamaCppMeasurement;
+  /** cli tokens/s ÷ bare tokens/s. */
+  cliRatio: number;
   /** app time to first token ÷ bare time to first token. */
   firstTokenRatio: number;
   headline: string;
@@ -215,6 +222,31 @@ function spawnClient(setup: { port: number; token: string; query: BenchQuery }):
   };
 }
 
+/** A folder for the CLI's data (its thread calibration is measured on the first run and reused after). */
+const cliData = mkdtempSync(join(tmpdir(), 'clemplay-bench-cli-data-'));
+
+/** One reply through `clemplay chat` in a process of its own; its tokens/s from the line it prints on stderr. */
+function cliRun(query: BenchQuery, run: number, tokens: number): Sample {
+  const bin = fileURLToPath(new URL('../bin/clemplay.mjs', import.meta.url));
+  const result = spawnSync(
+    process.execPath,
+    [bin, 'chat', JSON.stringify(query), prompt(run), '--max-tokens', String(tokens)],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_DATA_HOME: cliData, XDG_CONFIG_HOME: join(cliData, 'config') },
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
+  // `[length] 192 tokens, 185.3 tokens/s, time to first token 96 ms`
+  const line = /\] (\d+) tokens, ([\d.]+) tokens\/s, time to first token (\d+) ms/.exec(result.stderr);
+  if (result.status !== 0 || line === null)
+    throw new Error(`clemplay chat failed (${result.status}): ${result.stderr}`);
+  const count = Number(line[1]);
+  // The CLI divides all tokens by the time from the first to the end; the other paths count the gaps after the first.
+  const seconds = count / Number(line[2]);
+  return { tokens: count, firstTokenMs: Number(line[3]), tokensPerSecond: (count - 1) / seconds };
+}
+
 function summarize(path: string, threads: number, samples: Sample[]): LlamaCppMeasurement {
   return {
     path,
@@ -231,7 +263,6 @@ export async function main(): Promise<LlamaCppBenchResult> {
   const services = await createTestServices();
   const llama = await services.localModels.runtime.getLlama();
   const cores = physicalCoreCount();
-  const autoThreads = autoThreadCount(cores);
 
   // (1) Bare, every thread count; the best is the baseline.
   const threadSweep: LlamaCppMeasurement[] = [];
@@ -262,15 +293,26 @@ export async function main(): Promise<LlamaCppBenchResult> {
 
   const bareBest = await openBare(llama, modelPath, best.threads);
   try {
+    // The first load with threads "auto" measures the thread count (the services' data folder is new).
     await appRun(client.api, query, 0, 16);
     await remote.run(1, 16);
+    cliRun(query, 1, 16);
+    const autoThreads = services.localModels.runtime.status().find((model) => model.path === modelPath)
+      ?.resolved?.threads;
+    if (autoThreads === undefined) throw new Error('the app did not report the thread count it loaded the model with');
     // Alternating runs, so that every path sees the same machine (other load, clock changes) as far as possible.
-    const samples: Record<'bare' | 'app' | 'appInProcess', Sample[]> = { bare: [], app: [], appInProcess: [] };
+    const samples: Record<'bare' | 'app' | 'appInProcess' | 'cli', Sample[]> = {
+      bare: [],
+      app: [],
+      appInProcess: [],
+      cli: [],
+    };
     for (let run = 0; run < comparisonRuns; run += 1) {
       // The bare loop and the separate client see the same prompt; the next run on the app's sequence another.
       samples.bare.push(await bareBest.run(2 + 2 * run, generatedTokens));
       samples.app.push(await remote.run(2 + 2 * run, generatedTokens));
       samples.appInProcess.push(await appRun(client.api, query, 3 + 2 * run, generatedTokens));
+      samples.cli.push(cliRun(query, 2 + 2 * run, generatedTokens));
     }
     if (Object.values(samples).some((list) => list.some((sample) => sample.tokens !== generatedTokens))) {
       throw new Error('a run generated fewer tokens than asked for: the comparison would be unfair');
@@ -278,14 +320,17 @@ export async function main(): Promise<LlamaCppBenchResult> {
     const bare = summarize('bare', best.threads, samples.bare);
     const app = summarize('app (client in its own process)', autoThreads, samples.app);
     const appInProcess = summarize('app (client in the host process)', autoThreads, samples.appInProcess);
+    const cli = summarize('clemplay chat (a process per reply)', autoThreads, samples.cli);
     const ratio = app.tokensPerSecond / bare.tokensPerSecond;
+    const cliRatio = cli.tokensPerSecond / bare.tokensPerSecond;
     const inProcessRatio = appInProcess.tokensPerSecond / bare.tokensPerSecond;
     const firstTokenRatio = app.firstTokenMs / bare.firstTokenMs;
     const headline =
       `${(parameters / 1e6).toFixed(0)}M Q4_0 on CPU; bare best ${Math.round(bare.tokensPerSecond)} tokens/s ` +
       `(threads ${best.threads} of 1..${Math.max(cores, 2)}; auto = ${autoThreads}); app over the web host ` +
       `${Math.round(app.tokensPerSecond)} tokens/s, app/bare = ${ratio.toFixed(2)} ` +
-      `(${inProcessRatio.toFixed(2)} with the client in the host's process); first token ` +
+      `(${inProcessRatio.toFixed(2)} with the client in the host's process); clemplay chat/bare = ` +
+      `${cliRatio.toFixed(2)}; first token ` +
       `${bare.firstTokenMs.toFixed(0)} ms bare, ${app.firstTokenMs.toFixed(0)} ms app`;
     return {
       model: 'bench150m',
@@ -298,6 +343,8 @@ export async function main(): Promise<LlamaCppBenchResult> {
       appInProcess,
       ratio,
       inProcessRatio,
+      cli,
+      cliRatio,
       firstTokenRatio,
       headline,
     };
@@ -329,16 +376,17 @@ if (clientSetup !== undefined) {
         );
       }
       console.log(
-        `best thread count ${result.bestThreads}; threads "auto" = ${result.autoThreads} ` +
+        `best thread count ${result.bestThreads}; threads "auto" (measured by the app) = ${result.autoThreads} ` +
           `(${result.autoThreads === result.bestThreads ? 'the best' : 'NOT the best'})`,
       );
-      for (const row of [result.bare, result.app, result.appInProcess]) {
+      for (const row of [result.bare, result.app, result.appInProcess, result.cli]) {
         console.log(
           `${row.path.padEnd(33)} threads ${row.threads}: ${row.tokensPerSecond.toFixed(1).padStart(7)} tokens/s   first token ${row.firstTokenMs.toFixed(1)} ms`,
         );
       }
       console.log(
         `app/bare tokens/s = ${result.ratio.toFixed(3)} (client in the host process: ${result.inProcessRatio.toFixed(3)}); ` +
+          `clemplay chat/bare = ${result.cliRatio.toFixed(3)}; ` +
           `app/bare time to first token = ${result.firstTokenRatio.toFixed(2)}`,
       );
       console.log(result.headline);

@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { JsonObject } from '../src-shared/json.js';
+import { seededRandom } from '../src-shared/random.js';
 import {
   createRegistryIndex,
   lookup,
@@ -46,28 +47,15 @@ const throughputBudgetMs = 250;
 const latencyBudgetMs = 150;
 const warmupMs = 60;
 
-/** A small deterministic generator, so that every run measures the same registries and queries. */
-function randomGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pick<T>(items: readonly T[], random: () => number): T {
   return items[Math.floor(random() * items.length)] as T;
 }
 
 /**
- * A registry like a real stack: a user file (10 %) above the official one; about a fifth of the names repeat with
- * another backend; three wildcard entries with variables near the end (the catch-all for local servers among them).
+ * Registry entries like a real stack's: about a fifth of the names repeat with another backend; three wildcard
+ * entries with variables near the end (the catch-all for local servers among them).
  */
-function buildRegistry(size: number, random: () => number): SourcedEntry[] {
-  const userCount = Math.floor(size / 10);
+export function buildRegistrySpecs(size: number, random: () => number): JsonObject[] {
   const specs: JsonObject[] = [];
   const distinctNames = Math.max(1, Math.floor(size * 0.8));
   for (let position = 0; position < size - 3; position++) {
@@ -92,7 +80,13 @@ function buildRegistry(size: number, random: () => number): SourcedEntry[] {
   });
   specs.splice(size - 6, 0, { model_name: '?m', backend: 'llamacpp', model_path: '?m' });
   specs.push({ backend: 'human', model_name: '?m' });
-  return specs.map((spec, position) => {
+  return specs;
+}
+
+/** {@link buildRegistrySpecs} as a stack: the first tenth from a user file, the rest from the official one. */
+export function buildRegistry(size: number, random: () => number): SourcedEntry[] {
+  const userCount = Math.floor(size / 10);
+  return buildRegistrySpecs(size, random).map((spec, position) => {
     const user = position < userCount;
     const lookupSource = user ? 'user' : 'official';
     return {
@@ -104,18 +98,23 @@ function buildRegistry(size: number, random: () => number): SourcedEntry[] {
   });
 }
 
-function buildQueries(entries: readonly SourcedEntry[], kind: QueryKind, random: () => number): JsonObject[] {
+export function buildQueries(
+  entries: readonly SourcedEntry[],
+  kind: QueryKind,
+  random: () => number,
+  count = 500,
+): JsonObject[] {
   const named = entries.filter(
     (sourced) =>
       typeof sourced.entry['model_name'] === 'string' && !String(sourced.entry['model_name']).startsWith('?'),
   );
   const queries: JsonObject[] = [];
-  for (let count = 0; count < 500; count++) {
+  for (let made = 0; made < count; made++) {
     const sourced = pick(named, random);
     if (kind === 'name') queries.push({ model_name: sourced.entry['model_name'] ?? null });
     else if (kind === 'name+backend') {
       queries.push({ model_name: sourced.entry['model_name'] ?? null, backend: sourced.entry['backend'] ?? null });
-    } else queries.push({ model_name: `local-model-${count}` });
+    } else queries.push({ model_name: `local-model-${made}` });
   }
   return queries;
 }
@@ -188,7 +187,7 @@ function microseconds(value: number): string {
 export async function main(): Promise<ResolveBenchResult> {
   const measurements: ResolveMeasurement[] = [];
   const ratios: ResolveBenchResult['ratios'] = [];
-  const random = randomGenerator(20_240_501);
+  const random = seededRandom(20_240_501);
   for (const size of sizes) {
     const entries = buildRegistry(size, random);
     const indexed = createRegistryIndex(entries);

@@ -10,6 +10,7 @@ interface Benchmark {
 }
 
 const benchmarks: Benchmark[] = [
+  { name: 'cli', run: async () => (await import('./cli.js')).main() },
   { name: 'resolve', run: async () => (await import('./resolve.js')).main() },
   { name: 'stream', run: async () => (await import('./stream.js')).main() },
   { name: 'api', run: async () => (await import('./api.js')).main() },

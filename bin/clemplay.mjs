@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // The CLI runs the built main-process code (out/main), which `npm install` builds through the `prepare` script.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// A version check (scripts run it often) is answered from package.json without loading the CLI at all.
+if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-v')) {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${manifest.version}\n`);
+  process.exit(0);
+}
 
 const cli = fileURLToPath(new URL('../out/main/cli.js', import.meta.url));
 if (!existsSync(cli)) {
@@ -15,3 +22,6 @@ process.stdout.on('error', (error) => {
 });
 const { runCli } = await import(pathToFileURL(cli).href);
 process.exitCode = await runCli(process.argv);
+// Leave now rather than when the event loop empties: Node would first wait for V8 to finish compiling in the
+// background what ran hot (tens of milliseconds after `resolve --queries`). Output still being written is waited for.
+if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();

@@ -13,12 +13,13 @@ import {
 } from './credentials/credential-store.js';
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
+import { ThreadCalibrator, threadCalibrationPath } from './llama/thread-calibration.js';
 import { ModelServer } from './openai-api/model-server.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
-import { defaultRegistryFiles, RegistryStack, registryFileName } from './registry/registry-stack.js';
+import { openRegistryStack, registryFileName, type RegistryStack } from './registry/registry-stack.js';
 import { TrustedOrigins } from './credentials/trusted-origins.js';
 import { removeStaleTempFiles } from './files/atomic-write.js';
-import { SettingsStore, settingsFileName } from './settings/settings-store.js';
+import { SettingsStore, settingsFileName, type Settings } from './settings/settings-store.js';
 
 /** Everything the API needs, made once per process and shared by both transports, the CLI and tests. */
 export interface AppServices {
@@ -105,13 +106,13 @@ export interface AppServicesOptions {
   modelsDirs?: string[];
 }
 
-/** The saved models folders; a broken settings file is reported and the default folders are used meanwhile. */
-async function savedModelsDirs(settings: SettingsStore): Promise<string[] | undefined> {
+/** The saved settings; a broken settings file is reported and the defaults are used meanwhile. */
+async function savedSettings(settings: SettingsStore): Promise<Settings> {
   try {
-    return (await settings.read()).models_dirs;
+    return await settings.read();
   } catch (error) {
     process.stderr.write(`warning: ${(error as Error).message}\n`);
-    return undefined;
+    return {};
   }
 }
 
@@ -124,7 +125,9 @@ export async function effectiveModelsDirs(
   dataDir: string,
   environment: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<string[]> {
-  const saved = environment.CLEMPLAY_MODELS_DIRS ? undefined : await savedModelsDirs(new SettingsStore(configDir));
+  const saved = environment.CLEMPLAY_MODELS_DIRS
+    ? undefined
+    : (await savedSettings(new SettingsStore(configDir))).models_dirs;
   return saved ?? defaultModelsDirs(dataDir, environment);
 }
 
@@ -163,14 +166,12 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const dataDir = options.dataDir ?? defaultDataDir();
   const cwd = options.cwd === undefined ? process.cwd() : options.cwd;
   await removeLeftovers(configDir, dataDir, cwd);
-  const registry = await RegistryStack.open(
-    defaultRegistryFiles({
-      cwd,
-      userDir: configDir,
-      officialPath: join(appRoot, 'registry', 'model_registry.json'),
-      ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
-    }),
-  );
+  const registry = await openRegistryStack({
+    appRoot,
+    cwd,
+    configDir,
+    ...(options.registryFiles ? { registryFiles: options.registryFiles } : {}),
+  });
   if (options.watch) registry.watch();
   const credentials = new CredentialStore({
     configDir,
@@ -190,6 +191,9 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const localModels = createLocalModelService({
     modelsDirs: options.modelsDirs ?? (await effectiveModelsDirs(configDir, dataDir, environment)),
     cwd,
+    threadCalibrator: new ThreadCalibrator({ file: threadCalibrationPath(dataDir) }),
+    // Read at each load, so that a changed setting applies to the next model loaded.
+    threadsSetting: async () => (await savedSettings(settings)).threads ?? 'auto',
   });
   const backendContext: BackendContext = {
     getApiKey: createBackendKeyResolver(credentials),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import { createTestServices } from '../testing/services.js';
+import { readLoadSettings } from '../llama/settings.js';
 import { apiRouter } from './router.js';
 import { createCallerFactory } from './trpc.js';
 
@@ -51,5 +52,30 @@ describe('settings API: models folders', () => {
       });
     }
     expect((await api.settings.get()).settings).toEqual({});
+  });
+});
+
+describe('settings API: threads', () => {
+  it('saves a thread count that the next load and system.gpu use, and goes back to auto', async () => {
+    const services = await createTestServices();
+    const api = createCaller({ services, transport: 'in-process' });
+    try {
+      expect(await api.settings.setThreads({ threads: 3 })).toEqual({ threads: 3 });
+      expect((await api.settings.get()).settings).toEqual({ threads: 3 });
+      expect((await services.localModels.gpu()).threads.setting).toBe(3);
+      const loaded = await services.localModels.runtime.load(
+        await ensureTestModel('tiny'),
+        readLoadSettings({ context_size: 256 }),
+      );
+      expect(loaded.resolved).toMatchObject({ threads: 3, threads_from: 'setting' });
+      await api.settings.setThreads({ threads: 'auto' });
+      expect((await services.localModels.gpu()).threads).toMatchObject({
+        setting: 'auto',
+        file: join(services.dataDir, 'thread-calibration.json'),
+      });
+      await expect(api.settings.setThreads({ threads: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    } finally {
+      await services.dispose();
+    }
   });
 });

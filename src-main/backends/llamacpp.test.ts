@@ -251,7 +251,11 @@ describe('cancelling while the model is made', () => {
     expect(parts.map((part) => part.type)).toEqual(['usage', 'end']);
     expect(parts.at(-1)).toEqual({ type: 'end', reason: 'abort' });
     expect(made).toHaveLength(1);
-    for (let tries = 0; tries < 200 && !made.every((model) => model.disposed); tries += 1) {
+    // The load's clean-up goes on after the chat ended: the model is disposed, then the entry leaves the list.
+    const cleanedUp = (): boolean =>
+      made.every((model) => model.disposed) &&
+      service.status().models.every((loaded) => loaded.settings.context_size !== 432);
+    for (let tries = 0; tries < 200 && !cleanedUp(); tries += 1) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(made.every((model) => model.disposed)).toBe(true);

@@ -1,8 +1,9 @@
-import type { ChatHistoryItem, ChatWrapper, LlamaChatResponseChunk, LlamaModel } from 'node-llama-cpp';
+import type { ChatHistoryItem, LlamaChatResponseChunk } from 'node-llama-cpp';
 import type { ChatMessage, StreamPart, Usage } from '../../src-shared/chat.js';
 import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { AsyncQueue } from '../llama/async-queue.js';
+import { canGenerateDirectly, generateDirectly } from '../llama/direct-generation.js';
 import { isAbortError, loadedModelId, type SequenceLease } from '../llama/runtime.js';
 import { defaultLocalModelService, type LocalModelService } from '../llama/service.js';
 import { type CallOptions, type LlamaSpec, readSamplingSettings, type SamplingSettings } from '../llama/settings.js';
@@ -32,11 +33,6 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
   });
   if (history.at(-1)?.type !== 'model') history.push({ type: 'model', response: [] });
   return history;
-}
-
-/** Tokens of the prompt a history renders to with a chat wrapper (what `input_tokens` reports). */
-export function countPromptTokens(wrapper: ChatWrapper, history: ChatHistoryItem[], model: LlamaModel): number {
-  return wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer).length;
 }
 
 /**
@@ -74,7 +70,9 @@ class LlamaCppModel implements Model {
   async measure(messages: ChatMessage[], signal?: AbortSignal): Promise<{ tokens: number; context_size: number }> {
     const tools = await this.service.runtime.promptTools(this.path, this.parsed.load, this.parsed.chatTemplate, signal);
     const history = toChatHistory(normalizeMessages(messages));
-    return { tokens: countPromptTokens(tools.chatWrapper, history, tools.model), context_size: tools.contextSize };
+    // The same rendering and tokenization as a generation's prompt, so the count is its `input_tokens`.
+    const state = tools.chatWrapper.generateContextState({ chatHistory: history });
+    return { tokens: state.contextText.tokenize(tools.model.tokenizer).length, context_size: tools.contextSize };
   }
 
   async *generate(request: GenerateRequest, callerSignal: AbortSignal): AsyncGenerator<StreamPart> {
@@ -121,7 +119,10 @@ class LlamaCppModel implements Model {
       const nl = await this.service.runtime.module();
       const wrapper = lease.chatWrapper(this.parsed.chatTemplate);
       const history = toChatHistory(normalizeMessages(request.messages));
-      const inputTokens = countPromptTokens(wrapper, history, lease.model);
+      // Rendered and tokenized once: the count is `input_tokens`, and the direct path evaluates these very tokens.
+      const state = wrapper.generateContextState({ chatHistory: history });
+      const promptTokens = state.contextText.tokenize(lease.model.tokenizer);
+      const inputTokens = promptTokens.length;
       usage.input_tokens = inputTokens;
       if (inputTokens >= lease.contextSize) {
         yield errorPart(
@@ -135,13 +136,54 @@ class LlamaCppModel implements Model {
         return;
       }
       const generationSignal = AbortSignal.any([signal, lease.signal]);
+      const maxTokens = Math.min(sampling.maxTokens ?? Number.POSITIVE_INFINITY, lease.contextSize - inputTokens);
+      const culler = this.parsed.eosToCull === undefined ? undefined : new EosCuller(this.parsed.eosToCull);
+      if (canGenerateDirectly(wrapper, state, sampling)) {
+        const texts = generateDirectly({
+          model: lease.model,
+          sequence: lease.sequence,
+          state,
+          inputTokens: promptTokens,
+          sampling,
+          maxTokens,
+          signal: generationSignal,
+          onTokens: (count) => {
+            usage.output_tokens = count;
+          },
+        });
+        let next = await texts.next();
+        try {
+          while (next.done !== true) {
+            const text = culler === undefined ? next.value : culler.push(next.value);
+            if (text !== '') {
+              emittedContent = true;
+              yield { type: 'text-delta', text };
+            }
+            next = await texts.next();
+          }
+        } finally {
+          // The reader stopped early: end the evaluation before the sequence goes back to the runtime.
+          if (next.done !== true) await texts.return('abort');
+        }
+        const rest = culler?.flush() ?? '';
+        if (rest !== '') {
+          emittedContent = true;
+          yield { type: 'text-delta', text: rest };
+        }
+        if (next.value === 'abort') {
+          yield* endAborted();
+          return;
+        }
+        yield { type: 'usage', usage: { ...usage } };
+        yield { type: 'end', reason: next.value === 'max-tokens' ? 'length' : 'stop' };
+        return;
+      }
       // The sequence's meter counts every sampled token, also those held back as a possible stop string.
       const meter = lease.sequence.tokenMeter;
       const outputBefore = meter.usedOutputTokens;
       countOutput = () => {
         usage.output_tokens = meter.usedOutputTokens - outputBefore;
       };
-      const culler = this.parsed.eosToCull === undefined ? undefined : new EosCuller(this.parsed.eosToCull);
       const queue = new AsyncQueue<LlamaChatResponseChunk>();
       const chat = new nl.LlamaChat({
         contextSequence: lease.sequence,
@@ -153,7 +195,7 @@ class LlamaCppModel implements Model {
         signal: generationSignal,
         stopOnAbortSignal: true,
         // Never past a full context: node-llama-cpp would drop the start of the conversation and go on forever.
-        maxTokens: Math.min(sampling.maxTokens ?? Number.POSITIVE_INFINITY, lease.contextSize - inputTokens),
+        maxTokens,
         temperature: sampling.temperature,
         topK: sampling.topK,
         topP: sampling.topP,

@@ -87,7 +87,6 @@ export async function serveApi(options: ApiCommandOptions): Promise<AppServices>
 export function registerApiCommand(program: Command): void {
   program
     .command('api')
-    .description('serve every registry model to other apps as an OpenAI-compatible API on 127.0.0.1')
     .option('-p, --port <port>', 'TCP port (0 picks a free one)', parsePort, defaultApiPort)
     .option(
       '--api-key <key>',

@@ -202,7 +202,6 @@ interface ChatCommandOptions {
 function registerChat(program: Command): void {
   program
     .command('chat')
-    .description('chat with a model: one reply to MESSAGE, or an interactive session without it')
     .argument('<query>', 'a model name or a JSON spec, resolved against the registry')
     .argument('[message]', 'the message to answer; without it, an interactive session (one message per line)')
     .option('-s, --system <text>', 'a system message')
@@ -270,7 +269,6 @@ interface PairCommandOptions {
 function registerPair(program: Command): void {
   program
     .command('pair')
-    .description('send the same messages to two models, each with its own history, and print both answers')
     .argument('<a>', 'model A: a model name or a JSON spec')
     .argument('<b>', 'model B: a model name or a JSON spec')
     .argument('<messages...>', 'the messages, sent in order to both models')
@@ -345,7 +343,6 @@ interface DialogueCommandOptions {
 function registerDialogue(program: Command): void {
   program
     .command('dialogue')
-    .description('let two models talk: A answers the opening, B answers A, and so on')
     .argument('<a>', 'model A: a model name or a JSON spec')
     .argument('<b>', 'model B: a model name or a JSON spec')
     .argument('<opening>', 'the opening message, sent to A')

@@ -6,7 +6,6 @@ import { servicesForCommand } from './options.js';
 export function registerFoldersCommand(program: Command): void {
   program
     .command('folders')
-    .description('show where clemplay keeps settings, the user registry, keys, chats, models and results')
     .option('--json', 'print one JSON object { config, data, models, results }')
     .action(async (options: { json?: boolean }) => {
       const services = await servicesForCommand(undefined);

@@ -120,7 +120,6 @@ interface RunCommandOptions {
 function registerRun(program: Command): void {
   program
     .command('run')
-    .description('play games with one model (self-play) or two (one per role); results in clembench’s layout')
     .requiredOption('-g, --game <game>', 'a game to play (repeatable); see `clemplay games`', collect)
     .requiredOption(
       '-m, --model <query>',
@@ -200,34 +199,28 @@ function registerRun(program: Command): void {
 }
 
 export function registerGameCommands(program: Command): void {
-  program
-    .command('games')
-    .description('the games clemplay can run, their roles and experiments')
-    .action(async () => {
-      const appRoot = findAppRoot();
-      for (const game of games) {
-        let experiments: string;
-        try {
-          const file = await readInstanceFile(defaultInstancesPath(appRoot, game.name));
-          experiments = file.experiments
-            .map((experiment) => `${experiment.name} (${experiment.game_instances.length})`)
-            .join(', ');
-        } catch (error) {
-          experiments = `unreadable: ${(error as Error).message}`;
-        }
-        process.stdout.write(
-          `${game.name}\n  ${game.description}\n  roles: ${game.roles.join(', ')}\n  experiments: ${experiments}\n`,
-        );
+  program.command('games').action(async () => {
+    const appRoot = findAppRoot();
+    for (const game of games) {
+      let experiments: string;
+      try {
+        const file = await readInstanceFile(defaultInstancesPath(appRoot, game.name));
+        experiments = file.experiments
+          .map((experiment) => `${experiment.name} (${experiment.game_instances.length})`)
+          .join(', ');
+      } catch (error) {
+        experiments = `unreadable: ${(error as Error).message}`;
       }
-    });
+      process.stdout.write(
+        `${game.name}\n  ${game.description}\n  roles: ${game.roles.join(', ')}\n  experiments: ${experiments}\n`,
+      );
+    }
+  });
 
   registerRun(program);
 
   program
     .command('eval')
-    .description(
-      'scores of a results folder: % played, quality score and clemscore; writes results.csv and results.html',
-    )
     .option('--results <dir>', 'the results folder', defaultResultsDir)
     .option(
       '--json',
@@ -242,7 +235,6 @@ export function registerGameCommands(program: Command): void {
 
   program
     .command('transcribe')
-    .description('write transcript.html again for every episode of a results folder')
     .option('--results <dir>', 'the results folder', defaultResultsDir)
     .action(async (options: { results: string }) => {
       const resultsDir = resolve(options.results);

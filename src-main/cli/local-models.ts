@@ -6,8 +6,10 @@ import { formatBytes } from '../llama/failures.js';
 import type { ModelFileDetails } from '../llama/gguf-file.js';
 import type { GpuInfo } from '../llama/runtime.js';
 import { createLocalModelService, type LocalModelService } from '../llama/service.js';
+import { ThreadCalibrator, threadCalibrationPath, type ThreadCalibration } from '../llama/thread-calibration.js';
 import { defaultConfigDir, defaultDataDir } from '../paths.js';
 import { effectiveModelsDirs } from '../services.js';
+import { SettingsStore } from '../settings/settings-store.js';
 
 /** Options of {@link registerLocalModelCommands}; tests pass their own service. */
 export interface LocalModelCommandOptions {
@@ -75,6 +77,30 @@ export function formatModelDetails(details: ModelFileDetails): string {
   return text;
 }
 
+function formatThreadSetting(threads: GpuInfo['threads']): string {
+  if (threads.setting !== 'auto') return `${threads.setting} (the \`threads\` setting; a spec's \`threads\` wins)`;
+  const where = threads.file === null ? 'for this run' : `cached in ${threads.file}`;
+  const measured =
+    threads.calibrations.length === 0
+      ? 'nothing measured yet: the first model of each size class to load is measured'
+      : 'measured per model size class:';
+  return `"auto" = the fastest measured on this machine (${where}); ${measured}`;
+}
+
+/** `64–256 MiB: 1 thread (1: 186.0, 2: 45.2 tokens/s; bench150m.gguf, 2026-11-29)`. */
+export function formatCalibration(calibration: ThreadCalibration): string {
+  const best = new Map<number, number>();
+  for (const { threads, tokens_per_second: rate } of calibration.measurements) {
+    best.set(threads, Math.max(rate, best.get(threads) ?? 0));
+  }
+  const rates = [...best].map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`).join(', ');
+  const where = calibration.offload === 'gpu' ? ', layers on the GPU' : '';
+  return (
+    `${calibration.size_class}${where}: ${calibration.threads} thread${calibration.threads === 1 ? '' : 's'} ` +
+    `(${rates} tokens/s; ${calibration.model_file}, ${calibration.measured_at.slice(0, 10)})`
+  );
+}
+
 /** The human-readable form of `clemplay gpu`. */
 export function formatGpuInfo(info: GpuInfo): string {
   const rows: [string, string][] = [
@@ -87,11 +113,10 @@ export function formatGpuInfo(info: GpuInfo): string {
         : `${formatBytes(info.vram.free_bytes)} free of ${formatBytes(info.vram.total_bytes)} (${formatBytes(info.vram.used_bytes)} used)`,
     ],
     ['RAM', `${formatBytes(info.ram.free_bytes)} free of ${formatBytes(info.ram.total_bytes)}`],
-    [
-      'CPU',
-      `${info.cpu.physical_cores} physical / ${info.cpu.logical_cores} logical cores; threads "auto" = ${info.cpu.auto_threads}`,
-    ],
+    ['CPU', `${info.cpu.physical_cores} physical / ${info.cpu.logical_cores} logical cores`],
     ['llama.cpp', `${info.llama_cpp_release} (${info.build} binary, node-llama-cpp 3.21.1)`],
+    ['threads', formatThreadSetting(info.threads)],
+    ...info.threads.calibrations.map((calibration): [string, string] => ['', formatCalibration(calibration)]),
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return `${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
@@ -115,6 +140,8 @@ async function withService<T>(
       // The folders the app and the web host use too (settings.json's models_dirs included).
       modelsDirs: modelsDirs ?? (await effectiveModelsDirs(defaultConfigDir(), defaultDataDir())),
       idleUnloadMs: 0,
+      threadCalibrator: new ThreadCalibrator({ file: threadCalibrationPath(defaultDataDir()) }),
+      threadsSetting: async () => (await new SettingsStore(defaultConfigDir()).read()).threads ?? 'auto',
     });
   try {
     return await work(service);
@@ -127,7 +154,6 @@ async function withService<T>(
 export function registerLocalModelCommands(program: Command, options: LocalModelCommandOptions = {}): void {
   program
     .command('inspect')
-    .description('show what a GGUF model file is: architecture, parameters, quantization, context length, metadata')
     .argument('<file>', 'a .gguf file')
     .option('--json', 'print everything as JSON (all metadata keys; long arrays summarised)')
     .action(async (file: string, flags: { json?: boolean }) => {
@@ -140,7 +166,6 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
 
   program
     .command('gpu')
-    .description('show the compute backend node-llama-cpp uses (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and RAM')
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean }) => {
       const info = await withService(options, undefined, (service) => service.gpu());
@@ -149,10 +174,6 @@ export function registerLocalModelCommands(program: Command, options: LocalModel
 
   program
     .command('pull')
-    .description(
-      'download a GGUF model: hf:user/repo:quant, hf:user/repo/file.gguf or an https:// URL ' +
-        '(progress on stderr; Ctrl+C cancels and keeps the part downloaded; running it again resumes)',
-    )
     .argument('<uri>', 'what to download')
     .option('-d, --dir <dir>', 'the folder to download into (default: the first models folder)')
     .option(

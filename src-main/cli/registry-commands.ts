@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import { formatExplanation } from '../../src-shared/spec/explain.js';
 import { entryPlace } from '../../src-shared/spec/lookup.js';
-import { collect, registryOption, servicesForCommand } from './options.js';
+import { collect, registryOption, registryForCommand } from './options.js';
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
@@ -22,13 +22,12 @@ async function readQueries(path: string): Promise<string> {
 export function registerRegistryCommands(program: Command): void {
   program
     .command('models')
-    .description('list the registry entries in lookup order, with backend and source file')
     .option(registryOption.flags, registryOption.description, collect)
     .option('--json', 'print one JSON array of { entry, index, file, lookupSource }')
     .action(async (options: { registry?: string[]; json?: boolean }) => {
-      const services = await servicesForCommand(options.registry);
+      const registry = await registryForCommand(options.registry);
       try {
-        const entries = services.registry.entries();
+        const entries = registry.entries();
         if (options.json) {
           process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
           return;
@@ -43,13 +42,12 @@ export function registerRegistryCommands(program: Command): void {
           );
         }
       } finally {
-        await services.dispose();
+        registry.close();
       }
     });
 
   program
     .command('resolve')
-    .description('resolve a model spec against the registry: a name, or a JSON object such as \'{"model_name": "x"}\'')
     .argument('[query]', 'a model name or a JSON spec')
     .option(registryOption.flags, registryOption.description, collect)
     .option('--json', 'print exactly the resolved spec as one JSON object (with --explain: the structured explanation)')
@@ -63,26 +61,33 @@ export function registerRegistryCommands(program: Command): void {
         if ((query === undefined) === (options.queries === undefined)) {
           throw new AppError('invalid-input', 'give either a QUERY or --queries FILE');
         }
-        const services = await servicesForCommand(options.registry);
+        const registry = await registryForCommand(options.registry);
         try {
           if (options.queries !== undefined) {
             const lines = (await readQueries(options.queries)).split(/\r?\n/).filter((line) => line.trim() !== '');
             let failed = false;
+            // Written in blocks: a write per line costs more than its lookup.
+            let block = '';
             for (const line of lines) {
               try {
-                process.stdout.write(`${JSON.stringify(services.registry.resolve(line).spec)}\n`);
+                block += `${JSON.stringify(registry.resolveSpec(line))}\n`;
               } catch (error) {
                 failed = true;
                 const { code, message } = toAppErrorShape(error);
-                process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+                block += `${JSON.stringify({ error: { code, message } })}\n`;
+              }
+              if (block.length >= 65_536) {
+                process.stdout.write(block);
+                block = '';
               }
             }
+            process.stdout.write(block);
             if (failed) process.exitCode = 2;
             return;
           }
           const given = query as string;
           if (options.explain) {
-            const explanation = services.registry.explain(given);
+            const explanation = registry.explain(given);
             process.stdout.write(
               options.json ? `${JSON.stringify(explanation, null, 2)}\n` : `${formatExplanation(explanation)}\n`,
             );
@@ -93,7 +98,7 @@ export function registerRegistryCommands(program: Command): void {
             }
             return;
           }
-          const resolution = services.registry.resolve(given);
+          const resolution = registry.resolve(given);
           if (options.json) {
             process.stdout.write(`${JSON.stringify(resolution.spec)}\n`);
             return;
@@ -110,7 +115,7 @@ export function registerRegistryCommands(program: Command): void {
                   (bindings === '' ? '\n' : ` (variables: ${bindings})\n`),
           );
         } finally {
-          await services.dispose();
+          registry.close();
         }
       },
     );

@@ -35,7 +35,6 @@ export async function serve(port: number, registryFiles?: readonly string[]): Pr
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('serve the app in a browser: the UI and its API on 127.0.0.1, behind a per-run token')
     .option('-p, --port <port>', 'TCP port on 127.0.0.1 (0 picks a free one)', parsePort, 0)
     .option(registryOption.flags, registryOption.description, collect)
     .action(async (options: { port: number; registry?: string[] }) => {

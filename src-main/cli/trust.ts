@@ -19,9 +19,6 @@ export function formatTrustedOrigins(origins: readonly TrustedOrigin[]): string 
 export function registerTrustCommand(program: Command): void {
   program
     .command('trust')
-    .description(
-      'trust a server (https://host:port) with backend-wide API keys, or list (--list) or remove (--remove) trusted ones',
-    )
     .argument('[origin]', 'the server to trust: scheme, host and port (any URL on it, such as a base_url, works)')
     .option('-l, --list', 'list the trusted origins and why each is trusted')
     .option('--remove <origin>', 'stop trusting an origin you added')

@@ -16,6 +16,7 @@ import { describeLoadFailure, formatBytes, LlamaLog, loadFailureLinePattern } fr
 import { checkArchitecture, checkComplete, checkGgufMagic, readGgufHeader } from './gguf-file.js';
 import { loadNodeLlamaCpp, type NodeLlamaCppModule } from './node-llama.js';
 import { autoContextSizeCap, type ChatTemplateSetting, type LoadSettings, loadKey } from './settings.js';
+import { ThreadCalibrator, type ThreadCalibration } from './thread-calibration.js';
 import { autoThreadCount, physicalCoreCount } from './threads.js';
 
 /** Options of {@link LocalModelRuntime}; every one has a default for a normal run. */
@@ -30,6 +31,10 @@ export interface LocalModelRuntimeOptions {
   disposeTimeoutMs?: number;
   /** A Llama instance to use rather than making one; the runtime then never disposes it. */
   llama?: Llama;
+  /** Measures and caches `threads: "auto"`; default: measured once per process, kept in memory only. */
+  threadCalibrator?: ThreadCalibrator;
+  /** The user's `threads` setting, read at each load; default `auto` (measured). A spec's own count wins. */
+  threadsSetting?: () => Promise<number | 'auto'>;
 }
 
 /** Default idle time before a model is unloaded. */
@@ -66,6 +71,12 @@ export interface ResolvedLoad {
   memory: MemoryUse;
 }
 
+/**
+ * Where a loaded model's thread count came from: the spec, the `threads` setting, a measurement made for this load,
+ * the calibration cache, or the fallback (half the physical cores) when measuring failed.
+ */
+export type ThreadSource = 'spec' | 'setting' | 'measured' | 'cached' | 'fallback';
+
 /** One loaded (or loading) model, as `localModels.status` lists it. */
 export interface LoadedModelStatus {
   /** Stable for a file and its load settings; `localModels.unload` takes it. */
@@ -79,13 +90,23 @@ export interface LoadedModelStatus {
   settings: {
     gpu_layers: 'auto' | 'max' | number;
     context_size: 'auto' | number;
-    threads: number;
+    threads: 'auto' | number;
     batch_size: 'auto' | number;
     flash_attention: 'auto' | boolean;
     parallel: number;
   };
-  /** Resolved once loaded: layers on the GPU, tokens per sequence, batch size, flash attention (`auto`: llama.cpp decides). */
-  resolved: { gpu_layers: number; context_size: number; batch_size: number; flash_attention: 'auto' | boolean } | null;
+  /**
+   * Resolved once loaded: layers on the GPU, tokens per sequence, batch size, flash attention (`auto`: llama.cpp
+   * decides), and the CPU threads in use (with how they were chosen).
+   */
+  resolved: {
+    gpu_layers: number;
+    context_size: number;
+    batch_size: number;
+    flash_attention: 'auto' | boolean;
+    threads: number;
+    threads_from: ThreadSource;
+  } | null;
   /** Estimated memory use. */
   memory: { ram_bytes: number; vram_bytes: number };
   /** Generations running now. */
@@ -110,8 +131,20 @@ export interface GpuInfo {
   /** Bytes; null on the CPU backend. */
   vram: { total_bytes: number; used_bytes: number; free_bytes: number } | null;
   ram: { total_bytes: number; free_bytes: number };
-  /** Cores this process may use (CPU affinity applied), and the thread count `threads: "auto"` picks from them. */
+  /**
+   * Cores this process may use (CPU affinity applied), and the thread count used where `threads: "auto"` could not
+   * be measured.
+   */
   cpu: { physical_cores: number; logical_cores: number; auto_threads: number };
+  /** How `threads: "auto"` is resolved: the user's setting, and what was measured on this machine and build. */
+  threads: {
+    /** The `threads` setting: `auto` (measure) or a count every model without a spec count uses. */
+    setting: 'auto' | number;
+    /** The thread count measured fastest per model size class on this machine with this llama.cpp build. */
+    calibrations: ThreadCalibration[];
+    /** The file calibrations are cached in; null when they last for this process only. */
+    file: string | null;
+  };
   /** The llama.cpp release node-llama-cpp's binary was built from. */
   llama_cpp_release: string;
   /** `prebuilt` or `localBuild`. */
@@ -173,6 +206,8 @@ class LoadedEntry {
   idleTimer: NodeJS.Timeout | undefined;
   unloading: Promise<void> | undefined;
   readonly wrappers = new Map<string, ChatWrapper>();
+  /** The GGUF file's size in bytes (its model size class for thread calibration). */
+  fileBytes = 0;
 
   constructor(
     readonly key: string,
@@ -220,12 +255,15 @@ export class LocalModelRuntime {
   private readonly entries = new Map<string, LoadedEntry>();
   private readonly leaving = new Set<LoadedEntry>();
   private llamaPromise: Promise<Llama> | undefined;
+  private readonly calibrator: ThreadCalibrator;
   private nodeLlamaCpp: NodeLlamaCppModule | undefined;
   /** Loads node-llama-cpp rejected; see `dispose`. */
   private failedLoads = 0;
   private disposed = false;
 
-  constructor(readonly options: LocalModelRuntimeOptions = {}) {}
+  constructor(readonly options: LocalModelRuntimeOptions = {}) {
+    this.calibrator = options.threadCalibrator ?? new ThreadCalibrator();
+  }
 
   /** node-llama-cpp itself (loaded on first use). */
   module(): Promise<NodeLlamaCppModule> {
@@ -385,6 +423,7 @@ export class LocalModelRuntime {
     // Checked before llama.cpp sees the file: the messages are better, and a failed loadModel in node-llama-cpp
     // 3.21.1 leaves the Llama instance unable to dispose (see `dispose`).
     const size = await checkGgufMagic(path);
+    entry.fileBytes = size;
     const info = await readGgufHeader(nl, path);
     checkComplete(nl, path, info, size);
     const insights = await nl.GgufInsights.from(info, llama);
@@ -431,6 +470,35 @@ export class LocalModelRuntime {
     this.scheduleIdleUnload(entry);
   }
 
+  /** The thread count a load uses: the spec's, else the setting's, else the one measured for its size class. */
+  private async threadsFor(
+    entry: LoadedEntry,
+    llama: Llama,
+    model: LlamaModel,
+  ): Promise<{ threads: number; source: ThreadSource }> {
+    if (entry.settings.threads !== 'auto') return { threads: entry.settings.threads, source: 'spec' };
+    const setting = (await this.options.threadsSetting?.()) ?? 'auto';
+    if (setting !== 'auto') return { threads: setting, source: 'setting' };
+    try {
+      const choice = await this.calibrator.threadsFor(
+        model,
+        {
+          fileBytes: entry.fileBytes,
+          fileName: entry.fileName,
+          llamaCpp: llamaBuildOf(llama),
+          offload: model.gpuLayers > 0 ? 'gpu' : 'cpu',
+        },
+        (message) => this.warn('Thread calibration', new Error(message)),
+        entry.loadController.signal,
+      );
+      return choice;
+    } catch (error) {
+      if (entry.loadController.signal.aborted) throw aborted(`Loading ${entry.fileName} was cancelled.`);
+      this.warn(`Measuring the best thread count on ${entry.fileName} failed; using ${autoThreadCount()}`, error);
+      return { threads: autoThreadCount(), source: 'fallback' };
+    }
+  }
+
   private async loadWith(
     nl: NodeLlamaCppModule,
     llama: Llama,
@@ -461,13 +529,14 @@ export class LocalModelRuntime {
     // node-llama-cpp's own progress need not reach 1; whoever shows it must see the load phase end.
     entry.report({ phase: 'load', fraction: 0.9 });
     entry.report({ phase: 'context', fraction: 0.9 });
+    const threads = await this.threadsFor(entry, llama, entry.model);
     const contextOptions: LlamaContextOptions = {
       contextSize:
         settings.contextSize === 'auto'
           ? { max: Math.min(insights.trainContextSize ?? autoContextSizeCap, autoContextSizeCap) }
           : settings.contextSize,
       sequences: settings.parallel,
-      threads: settings.threads,
+      threads: threads.threads,
       flashAttention: settings.flashAttention,
       createSignal: signal,
       ...(settings.batchSize === 'auto' ? {} : { batchSize: settings.batchSize }),
@@ -488,6 +557,8 @@ export class LocalModelRuntime {
       context_size: context.contextSize,
       batch_size: context.batchSize,
       flash_attention: context.flashAttention,
+      threads: threads.threads,
+      threads_from: threads.source,
     };
     try {
       const modelNeeds = await insights.estimateModelResourceRequirementsV2({
@@ -863,6 +934,11 @@ export class LocalModelRuntime {
         logical_cores: availableParallelism(),
         auto_threads: autoThreadCount(physicalCores),
       },
+      threads: {
+        setting: (await this.options.threadsSetting?.()) ?? 'auto',
+        calibrations: await this.calibrator.list(llamaBuildOf(llama)),
+        file: this.calibrator.file,
+      },
       llama_cpp_release: llama.llamaCppRelease.release,
       build: llama.buildType,
     };
@@ -891,6 +967,11 @@ export class LocalModelRuntime {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** The llama.cpp build a thread calibration is valid for: release, binary and compute backend. */
+function llamaBuildOf(llama: Llama): string {
+  return `${llama.llamaCppRelease.release} ${llama.buildType} ${llama.gpu === false ? 'cpu' : llama.gpu}`;
 }
 
 /**

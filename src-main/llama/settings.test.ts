@@ -66,17 +66,16 @@ describe('model source', () => {
 });
 
 describe('load settings', () => {
-  it('defaults every setting to auto, one sequence, threads from the physical cores', () => {
-    expect(readLoadSettings({}, 8)).toEqual({
+  it('defaults every setting to auto and one sequence (threads are measured at load)', () => {
+    expect(readLoadSettings({})).toEqual({
       gpuLayers: 'auto',
       contextSize: 'auto',
-      threads: 4,
+      threads: 'auto',
       batchSize: 'auto',
       flashAttention: 'auto',
       parallel: 1,
     });
-    expect(readLoadSettings({}, 2).threads).toBe(1);
-    expect(readLoadSettings({}, 1).threads).toBe(1);
+    expect(readLoadSettings({ threads: 'auto' }).threads).toBe('auto');
   });
 
   it('reads explicit values, top level over model_config', () => {
@@ -131,7 +130,7 @@ describe('load settings', () => {
   });
 
   it('keys loaded models by file and every load setting', () => {
-    const settings = readLoadSettings({}, 2);
+    const settings = readLoadSettings({});
     expect(loadKey('/a.gguf', settings)).toBe(loadKey('/a.gguf', { ...settings }));
     expect(loadKey('/a.gguf', settings)).not.toBe(loadKey('/a.gguf', { ...settings, contextSize: 256 }));
     expect(loadKey('/a.gguf', settings)).not.toBe(loadKey('/b.gguf', settings));
@@ -188,7 +187,7 @@ describe('sampling', () => {
   });
 
   it('checks the whole spec at once, eos_to_cull included', () => {
-    expect(readLlamaSpec({ model_path: '/a.gguf', eos_to_cull: '<\\|im_end\\|>' }, 2).eosToCull?.source).toBe(
+    expect(readLlamaSpec({ model_path: '/a.gguf', eos_to_cull: '<\\|im_end\\|>' }).eosToCull?.source).toBe(
       '<\\|im_end\\|>',
     );
     expect(failure(() => readLlamaSpec({ model_path: '/a.gguf', temperature: 'hot' })).code).toBe('invalid-spec');
@@ -215,7 +214,7 @@ describe('threads', () => {
     expect(physicalCoreCount('processor : 0\n', 3)).toBe(3);
   });
 
-  it('uses half the physical cores, at least one', () => {
+  it('falls back to half the physical cores, at least one, where nothing could be measured', () => {
     expect([1, 2, 3, 4, 16].map((cores) => autoThreadCount(cores))).toEqual([1, 1, 1, 2, 8]);
   });
 });

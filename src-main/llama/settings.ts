@@ -2,7 +2,6 @@ import type { GenerationOptions } from '../../src-shared/chat.js';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject, JsonValue } from '../../src-shared/json.js';
 import { compileEosPattern, mergeGenerationOptions, readSpecSetting } from '../backends/options.js';
-import { autoThreadCount } from './threads.js';
 
 /** Where a spec's weights come from; exactly one is used (precedence: path, then URI, then Hugging Face id). */
 export type ModelSource =
@@ -25,8 +24,11 @@ export interface LoadSettings {
   gpuLayers: GpuLayersSetting;
   /** Default `auto`. */
   contextSize: ContextSizeSetting;
-  /** CPU threads for evaluation, resolved (`auto` is {@link autoThreadCount}). */
-  threads: number;
+  /**
+   * CPU threads for evaluation: a count, or `auto` (the default): the `threads` setting if it is a count, else the
+   * count measured fastest for the model's size class on this machine (thread-calibration.ts).
+   */
+  threads: number | 'auto';
   /** Tokens evaluated per batch; default `auto` (node-llama-cpp's: 512, or the context size if smaller). */
   batchSize: number | 'auto';
   /** Default `auto` (on where the model and hardware support it). */
@@ -168,9 +170,9 @@ function readContextSize(spec: JsonObject): ContextSizeSetting {
 }
 
 /** The load settings of a spec (top level over `model_config`), defaults filled in. */
-export function readLoadSettings(spec: JsonObject, physicalCores?: number): LoadSettings {
+export function readLoadSettings(spec: JsonObject): LoadSettings {
   const threadsSetting = readSpecSetting(spec, 'threads');
-  let threads = autoThreadCount(physicalCores);
+  let threads: number | 'auto' = 'auto';
   if (threadsSetting !== undefined && threadsSetting.value !== 'auto') {
     threads = readWholeNumber(threadsSetting.value, threadsSetting.path, 1, 1024);
   }
@@ -229,9 +231,9 @@ export function readChatTemplate(spec: JsonObject): ChatTemplateSetting {
 }
 
 /** Reads and checks everything the llamacpp backend needs from a spec; throws `invalid-spec` naming the bad key. */
-export function readLlamaSpec(spec: JsonObject, physicalCores?: number): LlamaSpec {
+export function readLlamaSpec(spec: JsonObject): LlamaSpec {
   const source = readModelSource(spec);
-  const load = readLoadSettings(spec, physicalCores);
+  const load = readLoadSettings(spec);
   const chatTemplate = readChatTemplate(spec);
   const eos = readSpecSetting(spec, 'eos_to_cull');
   let eosToCull: RegExp | undefined;

@@ -31,12 +31,10 @@ export function physicalCoreCount(cpuinfo?: string, usable: number = availablePa
 }
 
 /**
- * The thread count `threads: "auto"` means: half the usable physical cores, at least one. The one measurement behind
- * it is on a 2-core machine (bench/llamacpp.ts tries 1..cores on the same file in one run; bench/RESULTS.md): there
- * 1 thread was the fastest, well ahead of 2, because llama.cpp's worker threads spin on barriers and every other
- * thread of the process (Node's event loop, the web host, a second chat) then stalls them all. That half the cores
- * is also the best on bigger machines is an extrapolation, not measured; run the bench there and set `threads` in
- * the spec when it says otherwise.
+ * The thread count used where none could be measured (thread-calibration.ts measures `threads: "auto"`): half the
+ * usable physical cores, at least one. On 2-core machines 1 thread was often fastest, because llama.cpp's worker
+ * threads spin on barriers and every other thread of the process (Node's event loop, the web host, a second chat)
+ * then stalls them all.
  */
 export function autoThreadCount(physicalCores: number = physicalCoreCount()): number {
   return Math.max(1, Math.floor(physicalCores / 2));

@@ -12,11 +12,16 @@ import {
   readRegistryFile,
   registryEntryProblem,
   type RegistryFileContent,
+  type RegistryFileProblem,
 } from './registry-file.js';
+import { registryEntrySchema } from './registry-schema.js';
 
 const file = '/registries/model_registry.json';
 
-function problemOf(content: RegistryFileContent) {
+function problemOf(content: RegistryFileContent): RegistryFileProblem;
+function problemOf(content: RegistryFileContent, okIsNull: true): RegistryFileProblem | null;
+function problemOf(content: RegistryFileContent, okIsNull = false): RegistryFileProblem | null {
+  if (okIsNull && content.status === 'ok') return null;
   if (content.status !== 'error') throw new Error(`expected an error, got ${content.status}`);
   return content.problem;
 }
@@ -187,6 +192,43 @@ describe('parseRegistryText: schema errors name the entry index and key path', (
   it('registryEntryProblem says the same about one entry, and null for a good one', () => {
     expect(registryEntryProblem({ model_name: 'a' })).toMatch(/"backend" is missing/);
     expect(registryEntryProblem(clemcoreNested)).toBeNull();
+  });
+});
+
+describe('the entry check agrees with the registry schema', () => {
+  // The lookup path checks entries by hand (zod is slow to load); the schema stays the definition (JSON Schema for
+  // Monaco, the API). Values that matter: absent, the wrong type, empty strings, arrays, null.
+  const anyValue = fc.oneof(
+    fc.constant(''),
+    fc.string({ maxLength: 3 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant([]),
+    fc.constant(['x']),
+    fc.constant({}),
+    fc.constant({ max_tokens: 1 }),
+  );
+  const entry = fc.oneof(
+    fc.record(
+      { model_name: anyValue, backend: anyValue, lookup_source: anyValue, model_config: anyValue, extra: anyValue },
+      { requiredKeys: [] },
+    ),
+    anyValue,
+  );
+
+  it('accepts and rejects the same entries, at the same key path', () => {
+    fc.assert(
+      fc.property(entry, (candidate) => {
+        const checked = registryEntrySchema.safeParse(candidate);
+        const problem = problemOf(parseRegistryText(file, JSON.stringify([candidate])), true);
+        expect(problem === null).toBe(checked.success);
+        if (!checked.success && problem !== null) {
+          expect(problem.keyPath).toBe((checked.error.issues[0]?.path ?? []).map(String).join('.'));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

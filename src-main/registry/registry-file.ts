@@ -3,7 +3,6 @@ import { readFile } from 'node:fs/promises';
 import type { JsonObject } from '../../src-shared/json.js';
 import { findTooDeep, formatLongPath, maximumJsonNesting } from '../../src-shared/spec/json-tools.js';
 import { locate } from '../../src-shared/spec/parse-query.js';
-import { registryEntrySchema } from './registry-schema.js';
 
 /** Why a registry file could not be used: a message naming the file and where in it. */
 export interface RegistryFileProblem {
@@ -206,16 +205,6 @@ function syntaxErrorPlace(text: string, error: SyntaxError): { line: number; col
   return { ...locate(text, text.length), detail };
 }
 
-/** The value at a zod issue path, to tell a missing key from a key of the wrong type. */
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, key)) return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
-}
-
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -224,6 +213,21 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const entryRule = 'every entry is an object with a string "model_name" and "backend"';
+
+function entryIssue(keyPath: string, detail: string): { message: string; keyPath: string } {
+  return { message: `${keyPath === '' ? 'the entry' : `"${keyPath}"`} ${detail}; ${entryRule}`, keyPath };
+}
+
+/**
+ * The first place where an entry breaks `registryEntrySchema` (registry-schema.ts), in the schema's key order, or
+ * null. Written out rather than asking zod: every CLI call checks every entry of the stack, and loading zod alone
+ * takes longer than the rest of `clemplay resolve`. registry-file.test.ts checks that it agrees with the schema.
+ */
 function checkEntry(entry: unknown): { message: string; keyPath: string } | null {
   // Before anything recursive looks at it: the unifier (and JSON.stringify) would overflow the stack.
   const tooDeep = findTooDeep(entry);
@@ -235,21 +239,22 @@ function checkEntry(entry: unknown): { message: string; keyPath: string } | null
       keyPath: formatLongPath(tooDeep),
     };
   }
-  const checked = registryEntrySchema.safeParse(entry);
-  if (checked.success) return null;
-  const issue = checked.error.issues[0];
-  const path = issue?.path ?? [];
-  const keyPath = path.map(String).join('.');
-  const what = keyPath === '' ? 'the entry' : `"${keyPath}"`;
-  // zod 4 does not report the offending input by default, so look at the entry to tell "missing" from "wrong type".
-  const actual = valueAt(entry, path);
-  let detail: string;
-  if (issue?.code === 'invalid_type' && actual === undefined) detail = 'is missing';
-  else if (issue?.code === 'invalid_type')
-    detail = `must be ${issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, not ${describeValue(actual)}`;
-  else if (issue?.code === 'too_small' && typeof actual === 'string') detail = 'must not be empty';
-  else detail = `is invalid: ${issue?.message ?? 'rejected'}`;
-  return { message: `${what} ${detail}; every entry is an object with a string "model_name" and "backend"`, keyPath };
+  if (!isObject(entry)) return entryIssue('', `must be an object, not ${describeValue(entry)}`);
+  for (const key of ['model_name', 'backend']) {
+    const value = Object.hasOwn(entry, key) ? entry[key] : undefined;
+    if (value === undefined) return entryIssue(key, 'is missing');
+    if (typeof value !== 'string') return entryIssue(key, `must be a string, not ${describeValue(value)}`);
+    if (value === '') return entryIssue(key, 'must not be empty');
+  }
+  const lookupSource = Object.hasOwn(entry, 'lookup_source') ? entry['lookup_source'] : undefined;
+  if (lookupSource !== undefined && typeof lookupSource !== 'string') {
+    return entryIssue('lookup_source', `must be a string, not ${describeValue(lookupSource)}`);
+  }
+  const modelConfig = Object.hasOwn(entry, 'model_config') ? entry['model_config'] : undefined;
+  if (modelConfig !== undefined && !isObject(modelConfig)) {
+    return entryIssue('model_config', `must be an object, not ${describeValue(modelConfig)}`);
+  }
+  return null;
 }
 /** What is wrong with one entry (as a sentence), or null when it is a valid registry entry. */
 export function registryEntryProblem(entry: unknown): string | null {

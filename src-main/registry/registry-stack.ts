@@ -1,12 +1,12 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
 import { redactSecretFields, secretFieldPaths } from '../../src-shared/secrets.js';
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
-import { lookup, type Provenance } from '../../src-shared/spec/lookup.js';
+import { lookup, type LookupSuccess, type Provenance } from '../../src-shared/spec/lookup.js';
 import {
   createRegistryIndex,
   tagEntry,
@@ -250,12 +250,7 @@ export class RegistryStack {
 
   /** Resolves a query (a name, a JSON string or an object); errors are `invalid-spec` or `no-match`. */
   resolve(query: string | JsonObject): Resolution {
-    const result = lookup(parsed(query), this.index());
-    if (!result.ok)
-      throw new AppError('no-match', result.error.message, {
-        nearest: result.error.nearest,
-        suggestion: result.error.suggestion,
-      });
+    const result = this.lookup(query);
     const match = result.match;
     return {
       // Backends never read a spec's `api_key` (keys come from the key store), so nothing needs the text.
@@ -267,10 +262,26 @@ export class RegistryStack {
               file: match.file,
               index: match.index,
               lookupSource: match.lookupSource,
-              role: this.find(match.file).spec.role,
+              role: this.roleOf(match.file),
             },
       provenance: result.provenance,
     };
+  }
+
+  /** The resolved spec alone, for batches: what {@link resolve} gives as `spec`, without working out its provenance. */
+  resolveSpec(query: string | JsonObject): JsonObject {
+    return this.lookup(query).finalSpec;
+  }
+
+  private lookup(query: string | JsonObject): LookupSuccess {
+    const result = lookup(parsed(query), this.index());
+    if (!result.ok) {
+      throw new AppError('no-match', result.error.message, {
+        nearest: result.error.nearest,
+        suggestion: result.error.suggestion,
+      });
+    }
+    return result;
   }
 
   explain(query: string | JsonObject): Explanation {
@@ -293,6 +304,11 @@ export class RegistryStack {
         process.stderr.write(`clemplay: a registry change listener failed: ${String(error)}\n`);
       }
     }
+  }
+
+  /** The role of a file of the stack by its absolute path (as the index names it): hot, so no path resolution. */
+  private roleOf(absolutePath: string): RegistryRole {
+    return (this.loaded.find((file) => file.spec.path === absolutePath) ?? this.find(absolutePath)).spec.role;
   }
 
   private find(path: string): LoadedFile {
@@ -573,4 +589,28 @@ export function defaultRegistryFiles(locations: RegistryLocations): RegistryFile
     ...(user !== official ? [{ path: user, role: 'user' as const }] : []),
     { path: official, role: 'official' },
   ];
+}
+
+/** Options of {@link openRegistryStack}. */
+export interface RegistryStackOptions {
+  /** The folder that holds the official registry/model_registry.json. */
+  appRoot: string;
+  /** The working directory, whose model_registry.json tops the stack; null where there is none (a packaged app). */
+  cwd: string | null;
+  /** The folder of the user's registry (the config folder, or Electron's userData). */
+  configDir: string;
+  /** `--registry FILE` options: replace the stack with exactly these files. */
+  registryFiles?: readonly string[];
+}
+
+/** Opens the stack of a process: the app, the CLI and the web host all call this. */
+export function openRegistryStack(options: RegistryStackOptions): Promise<RegistryStack> {
+  return RegistryStack.open(
+    defaultRegistryFiles({
+      cwd: options.cwd,
+      userDir: options.configDir,
+      officialPath: join(options.appRoot, 'registry', 'model_registry.json'),
+      ...(options.registryFiles ? { explicit: options.registryFiles } : {}),
+    }),
+  );
 }

@@ -14,6 +14,8 @@ export const settingsSchema = z.looseObject({
    * official registry; default none.
    */
   trusted_origins: z.array(z.string().min(1).max(2048)).max(1000).optional(),
+  /** CPU threads for local models whose spec sets none: `auto` (the default) measures the fastest per model size. */
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).optional(),
 });
 
 /** The settings file's content. */

@@ -424,7 +424,12 @@ export function LocalModelsPage() {
           {formatBytes(gpu.ram.free_bytes)} free of {formatBytes(gpu.ram.total_bytes)}
           {gpu.vram !== null &&
             ` · VRAM ${formatBytes(gpu.vram.free_bytes)} free of ${formatBytes(gpu.vram.total_bytes)}`}{' '}
-          · threads auto = {gpu.cpu.auto_threads}
+          · threads{' '}
+          {gpu.threads.setting !== 'auto'
+            ? gpu.threads.setting
+            : gpu.threads.calibrations.length === 0
+              ? 'auto (measured when a model first loads)'
+              : `auto: ${gpu.threads.calibrations.map((entry) => `${entry.size_class} → ${entry.threads}`).join(', ')}`}
         </p>
       )}
       {error !== null && <ErrorState testId="local-error">{error}</ErrorState>}

@@ -7,6 +7,7 @@ import { ErrorState } from '../components/states';
 import type { ThemePreference } from '../theme';
 import { useThemeStore } from '../theme-store';
 import { TrustedOrigins } from '../components/TrustedOrigins';
+import { useApiList } from '../use-api-list';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
@@ -58,25 +59,9 @@ function ThemeSwitch() {
 
 /** API keys per backend: set, replace or clear one; the page only ever sees "set", the source and the last 4. */
 function ApiKeys() {
-  const [statuses, setStatuses] = useState<KeyStatus[]>([]);
+  const { items: statuses, error, run } = useApiList<KeyStatus>(() => api.credentials.status.query());
   const [drafts, setDrafts] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
   const [clearing, setClearing] = useState<KeyStatus | null>(null);
-  const refresh = () =>
-    api.credentials.status.query().then(setStatuses, (cause: unknown) => setError(describeError(cause).message));
-  useEffect(() => {
-    void refresh();
-  }, []);
-
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await action();
-    } catch (cause) {
-      setError(describeError(cause).message);
-    }
-    await refresh();
-  };
 
   return (
     <div className="stack">

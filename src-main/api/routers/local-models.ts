@@ -109,6 +109,9 @@ const downloadEvent = z.discriminatedUnion('type', [
   downloadResult.extend({ type: z.literal('done') }),
 ]) satisfies z.ZodType<DownloadEvent>;
 
+/** `auto` (measured per machine and model size class) or a thread count. */
+const threadsSetting = z.union([z.literal('auto'), z.number()]);
+
 const loadedModelStatus = z.object({
   id: z.string(),
   path: z.string(),
@@ -118,7 +121,7 @@ const loadedModelStatus = z.object({
   settings: z.object({
     gpu_layers: gpuLayersSetting,
     context_size: contextSizeSetting,
-    threads: z.number(),
+    threads: threadsSetting,
     batch_size: z.union([z.literal('auto'), z.number()]),
     flash_attention: flashAttentionSetting,
     parallel: z.number(),
@@ -129,6 +132,8 @@ const loadedModelStatus = z.object({
       context_size: z.number(),
       batch_size: z.number(),
       flash_attention: flashAttentionSetting,
+      threads: z.number(),
+      threads_from: z.enum(['spec', 'setting', 'measured', 'cached', 'fallback']),
     })
     .nullable(),
   memory: z.object({ ram_bytes: bytes, vram_bytes: bytes }),
@@ -164,6 +169,20 @@ const gpuInfo = z.object({
   vram: z.object({ total_bytes: bytes, used_bytes: bytes, free_bytes: bytes }).nullable(),
   ram: z.object({ total_bytes: bytes, free_bytes: bytes }),
   cpu: z.object({ physical_cores: z.number(), logical_cores: z.number(), auto_threads: z.number() }),
+  threads: z.object({
+    setting: threadsSetting,
+    calibrations: z.array(
+      z.object({
+        size_class: z.string(),
+        offload: z.enum(['cpu', 'gpu']),
+        threads: z.number(),
+        measurements: z.array(z.object({ threads: z.number(), tokens_per_second: z.number() })),
+        measured_at: z.string(),
+        model_file: z.string(),
+      }),
+    ),
+    file: z.string().nullable(),
+  }),
   llama_cpp_release: z.string(),
   build: z.string(),
 }) satisfies z.ZodType<GpuInfo>;

@@ -30,6 +30,15 @@ export const settingsRouter = router({
     .output(z.object({ settings: z.object(settingsSchema.shape), path: z.string() }))
     .query(async ({ ctx }) => ({ settings: await ctx.services.settings.read(), path: ctx.services.settings.path })),
 
+  /** Saves the CPU threads for local models whose spec sets none: `auto` (measured) or a count; applies to the next load. */
+  setThreads: procedure
+    .input(z.object({ threads: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]) }))
+    .output(z.object({ threads: z.union([z.literal('auto'), z.number()]) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.settings.update({ threads: input.threads });
+      return { threads: input.threads };
+    }),
+
   /** Saves the models folders (1 to 32; the first is where downloads go) and uses them at once. */
   setModelsDirs: procedure
     .input(z.object({ folders: z.array(folder).min(1).max(32) }))
