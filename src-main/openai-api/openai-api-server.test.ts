@@ -490,10 +490,10 @@ describe('the trust boundary: specs in requests are untrusted', () => {
     const before = trusted.requests.length;
     await client.chat.completions.create({ model: 'upstream', messages: [{ role: 'user', content: 'hi' }] });
     expect(trusted.requests[before]!.headers.authorization).toBe(`Bearer ${upstreamKey}`);
-    // Naming a server the user trusts (the registry names it) is no leak: the key goes where it always goes.
+    // Even a server the user trusts gets no key when the request names it: a program cannot steer the user's keys.
     const trustedByName = JSON.stringify({ model_name: 'anywhere', base_url: trusted.baseUrl });
     await client.chat.completions.create({ model: trustedByName, messages: [{ role: 'user', content: 'hi' }] });
-    expect(trusted.requests[before + 1]!.headers.authorization).toBe(`Bearer ${upstreamKey}`);
+    expect(trusted.requests[before + 1]!.headers.authorization).toBeUndefined();
 
     const named = JSON.stringify({ model_name: 'x', backend: 'openai_compatible', base_url: foreign.baseUrl });
     const reply = await client.chat.completions.create({ model: named, messages: [{ role: 'user', content: 'hi' }] });

@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
 import type { Provenance } from '../../src-shared/spec/lookup.js';
+import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { copyJsonObject, formatPath, setOwnKey } from '../../src-shared/spec/json-tools.js';
 import { readSpecSetting } from '../backends/options.js';
 import type { BackendContext } from '../backends/types.js';
@@ -67,16 +68,32 @@ function withValueAt(spec: JsonObject, keyPath: string, value: JsonValue): JsonO
   return copy;
 }
 
+/** Every string a query holds (none for a plain name): what the request itself put into the spec. */
+function stringsOf(value: JsonValue, found = new Set<string>()): Set<string> {
+  if (typeof value === 'string') found.add(value);
+  else if (Array.isArray(value)) for (const item of value) stringsOf(item, found);
+  else if (isJsonObject(value)) for (const item of Object.values(value)) stringsOf(item, found);
+  return found;
+}
+
+/** Whether the resolved spec's `base_url` is one the request wrote (directly, or bound to an entry's variable). */
+function requestNamesServer(query: string, spec: JsonObject): boolean {
+  const baseUrl = readSpecSetting(spec, 'base_url');
+  if (typeof baseUrl?.value !== 'string') return false;
+  const parsed = parseQuery(query);
+  return parsed.ok && stringsOf(parsed.query).has(baseUrl.value);
+}
+
 /**
  * The trust boundary of the OpenAI-compatible API. Specs that arrive in requests come from other programs, so a
  * request's query is resolved and checked here, and the model is opened (with `openModel`) from what this returns;
  * this is the one place that says what such a spec may not do.
  *
- * - **Keys never follow a server the request named.** Whether a server gets a backend-wide key is decided by the
- *   user's trusted origins (`isTrustedOrigin`: their registries, Settings → Trusted servers, `clemplay trust`), never
- *   by the spec, and nothing a request sends can add one. A `base_url` the request brings (its own key, or an entry's
- *   variable bound to its value) pointing anywhere else gets no key; the request is still sent, so servers that want
- *   none keep working, and one that wants a key answers with `untrusted-origin`.
+ * - **Keys never follow a server the request named.** A `base_url` the request brings (its own key, or an entry's
+ *   variable bound to its value) gets no backend-wide key, even for a server the user trusts: what a program sends
+ *   cannot steer the user's keys. Servers a registry entry names get them as the user's trusted origins say
+ *   (`isTrustedOrigin`: their registries, Settings → Trusted servers, `clemplay trust`). The request is still sent, so
+ *   servers that want no key keep working, and one that wants a key answers with `untrusted-origin`.
  * - **`model_path` stays in the models folders.** A path the request brought must name a file inside them; relative
  *   paths are looked up there only. The spec the backend gets has the absolute path.
  * - **No human backend.** Nobody in the app would see the question, so the request would hang.
@@ -108,6 +125,7 @@ export async function untrustedRequestDependencies(
   }
   const checked: Resolution = { ...resolution, spec };
   const { getApiKey, isTrustedOrigin, getConnection, localModels } = trusted.backendContext;
+  const named = requestNamesServer(query, spec);
   return {
     registry: {
       // openModel resolves through this: the request's query, already resolved and checked above.
@@ -119,7 +137,7 @@ export async function untrustedRequestDependencies(
     // Everything but `humanInput` (see "No human backend" above).
     backendContext: {
       getApiKey,
-      ...(isTrustedOrigin === undefined ? {} : { isTrustedOrigin }),
+      ...(named ? { isTrustedOrigin: async () => false } : isTrustedOrigin === undefined ? {} : { isTrustedOrigin }),
       ...(getConnection === undefined ? {} : { getConnection }),
       ...(localModels === undefined ? {} : { localModels }),
     },
