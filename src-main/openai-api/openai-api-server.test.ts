@@ -531,6 +531,17 @@ describe('the trust boundary: specs in requests are untrusted', () => {
     expect((error as APIError).message).not.toContain(upstreamKey);
   });
 
+  it('starts no download for a request', async () => {
+    for (const extra of [{ model_uri: 'hf:someone/model:Q4_0' }, { huggingface_id: 'someone/model' }]) {
+      const spec = JSON.stringify({ model_name: 'm', backend: 'llamacpp', ...extra });
+      const error = await client.chat.completions
+        .create({ model: spec, messages: [{ role: 'user', content: 'hi' }] })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(BadRequestError);
+      expect((error as BadRequestError).message).toContain('would start a download');
+    }
+  });
+
   it('limits a request’s model_path to the models folders', async () => {
     for (const modelPath of [outsideModel, '../outside.gguf']) {
       const spec = JSON.stringify({ model_name: 'm', backend: 'llamacpp', model_path: modelPath });

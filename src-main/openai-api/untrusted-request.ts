@@ -96,6 +96,8 @@ function requestNamesServer(query: string, spec: JsonObject): boolean {
  *   servers that want no key keep working, and one that wants a key answers with `untrusted-origin`.
  * - **`model_path` stays in the models folders.** A path the request brought must name a file inside them; relative
  *   paths are looked up there only. The spec the backend gets has the absolute path.
+ * - **No downloads.** A `model_uri` or `huggingface_id` the request brings is refused: a program must not fill the
+ *   disk; registry entries may name them (the user put them there).
  * - **No human backend.** Nobody in the app would see the question, so the request would hang.
  *
  * Registry entries themselves are trusted as the registry stack trusts them. Throws `no-match`, `invalid-spec`,
@@ -112,6 +114,17 @@ export async function untrustedRequestDependencies(
       'invalid-spec',
       'The human backend is not served over the API: a person answers it in the app (Chat or Pair).',
     );
+  }
+  for (const key of ['model_uri', 'huggingface_id']) {
+    const setting = readSpecSetting(spec, key);
+    if (setting !== undefined && fromQuery(resolution.provenance, setting.path)) {
+      throw new AppError(
+        'invalid-spec',
+        `A request may not name \`${setting.path}\`: it would start a download. Download the model in clemplay ` +
+          '(`clemplay pull`, or the Local models page) and name it by `model_path` or a registry entry.',
+        { key_path: setting.path },
+      );
+    }
   }
   const modelPath = readSpecSetting(spec, 'model_path');
   if (
