@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
+import { apiRouter } from '../api/router.js';
+import { createCallerFactory } from '../api/trpc.js';
 import { credentialsFileName } from '../credentials/credential-store.js';
 import type { ListedEntry } from '../registry/registry-stack.js';
 import { rejection } from '../testing/rejection.js';
 import { createTestServices } from '../testing/services.js';
+import { startSavedModelServer } from './model-server.js';
 import { listModels, sourceHeader } from './openai-api-server.js';
 import type { ServedRequest } from './request-log.js';
 
@@ -141,5 +144,27 @@ describe('the model list and the source header', () => {
     expect(sourceHeader({ file: '/ü 100%.json', index: 0, lookupSource: '/ü 100%.json', role: 'user' })).toBe(
       '/%C3%BC 100%25.json #0',
     );
+  });
+});
+
+describe('the Settings switch', () => {
+  it('is remembered: the server starts again with the app until it is switched off', async () => {
+    const configDir = await mkdtemp(join(tmpdir(), 'clemplay-model-server-switch-'));
+    const first = await createTestServices({ configDir });
+    const api = createCallerFactory(apiRouter)({ services: first, transport: 'in-process' });
+    expect((await api.modelServer.start({ port: 0 })).running).toBe(true);
+    expect((await first.settings.read()).model_server).toEqual({ enabled: true, port: 0 });
+    await first.dispose();
+
+    const second = await createTestServices({ configDir });
+    await startSavedModelServer(second.modelServer, second.settings);
+    expect(second.modelServer.state().status.running).toBe(true);
+    await createCallerFactory(apiRouter)({ services: second, transport: 'in-process' }).modelServer.stop();
+    await second.dispose();
+
+    const third = await createTestServices({ configDir });
+    await startSavedModelServer(third.modelServer, third.settings);
+    expect(third.modelServer.state().status.running).toBe(false);
+    await third.dispose();
   });
 });

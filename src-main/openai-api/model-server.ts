@@ -189,3 +189,22 @@ export class ModelServer {
     for (const listener of [...this.listeners]) listener();
   }
 }
+
+/**
+ * Starts the server again when the person left it on (Settings → "Serve models to other apps", saved in
+ * settings.json), for the app and the web host. A failure (the port taken meanwhile) is reported and the app starts
+ * without it; the switch shows it off.
+ */
+export async function startSavedModelServer(
+  server: ModelServer,
+  settings: { read(): Promise<{ model_server?: { enabled: boolean; port: number } | undefined }> },
+): Promise<void> {
+  try {
+    const saved = (await settings.read()).model_server;
+    if (saved?.enabled === true) await server.start({ port: saved.port });
+  } catch (error) {
+    process.stderr.write(
+      `warning: the API server for other apps did not start again: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
+}

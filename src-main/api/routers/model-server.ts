@@ -40,13 +40,27 @@ export const modelServerRouter = router({
   /** The server's status and its requests, newest first. */
   state: procedure.output(modelServerState).query(({ ctx }) => ctx.services.modelServer.state()),
 
-  /** Starts the server on `port` (default 41707; 0 picks a free one); a port in use is a `network` error. */
+  /**
+   * Starts the server on `port` (default 41707; 0 picks a free one); a port in use is a `network` error. The choice is
+   * saved: the server starts again with the app or the web host until it is stopped.
+   */
   start: procedure
     .input(z.object({ port: z.number().int().min(0).max(65_535).default(defaultApiPort) }).optional())
     .output(modelServerStatus)
-    .mutation(({ ctx, input }) => ctx.services.modelServer.start({ port: input?.port ?? defaultApiPort })),
+    .mutation(async ({ ctx, input }) => {
+      const port = input?.port ?? defaultApiPort;
+      const status = await ctx.services.modelServer.start({ port });
+      await ctx.services.settings.update({ model_server: { enabled: true, port } });
+      return status;
+    }),
 
-  stop: procedure.output(modelServerStatus).mutation(({ ctx }) => ctx.services.modelServer.stop()),
+  /** Stops the server, and it stays off at the next start. */
+  stop: procedure.output(modelServerStatus).mutation(async ({ ctx }) => {
+    const status = await ctx.services.modelServer.stop();
+    const saved = (await ctx.services.settings.read()).model_server;
+    await ctx.services.settings.update({ model_server: { enabled: false, port: saved?.port ?? defaultApiPort } });
+    return status;
+  }),
 
   /**
    * The running server's key: the one secret the renderer may receive, because the person gives it to their clients.
