@@ -24,7 +24,8 @@ import { createRegistryIndex, lookup, tagEntry, type SourcedEntry } from '../src
 import { parseQuery } from '../src-shared/spec/parse-query.js';
 import { finalizeSpec, unify } from '../src-shared/spec/unify.js';
 import { findAppRoot } from '../src-main/paths.js';
-import { buildQueries, buildRegistrySpecs, randomGenerator } from './resolve.js';
+import { seededRandom } from '../src-shared/random.js';
+import { buildQueries, buildRegistrySpecs } from './resolve.js';
 
 /** One command's start-up, whole process. */
 export interface StartupMeasurement {
@@ -147,7 +148,7 @@ function measureNltk(registryFile: string, queriesFile: string, entries: number)
 }
 
 function measureQueries(entries: number): QueriesMeasurement {
-  const random = randomGenerator(20_261_129 + entries);
+  const random = seededRandom(20_261_129 + entries);
   const specs = buildRegistrySpecs(entries, random);
   const folder = mkdtempSync(join(tmpdir(), 'clemplay-bench-queries-'));
   const registryFile = join(folder, 'model_registry.json');

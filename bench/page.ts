@@ -16,10 +16,10 @@ import { chromium, type Browser, type Response } from '@playwright/test';
 import { startWebHost } from '../src-main/host/web-host.js';
 import type { AppServices } from '../src-main/services.js';
 import { createTestServices } from '../src-main/testing/services.js';
+import { chromiumArgs, chromiumPath } from '../e2e/chromium.js';
 
 const root = join(import.meta.dirname, '..');
 const rendererDir = join(root, 'out', 'renderer');
-const chromiumPath = process.env.CLEMPLAY_CHROMIUM ?? '/usr/bin/chromium';
 
 /** What one cold load of a page transferred before its first nav item was visible. */
 export interface PageBytes {
@@ -126,16 +126,7 @@ export async function run(runs = 7): Promise<PageBenchResult> {
   const services = await createTestServices();
   const browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: chromiumArgs,
   });
   try {
     const host = await startWebHost({ services, rendererDir });

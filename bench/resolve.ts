@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { JsonObject } from '../src-shared/json.js';
+import { seededRandom } from '../src-shared/random.js';
 import {
   createRegistryIndex,
   lookup,
@@ -45,18 +46,6 @@ const backends = ['openai', 'openai_compatible', 'llamacpp', 'anthropic', 'huggi
 const throughputBudgetMs = 250;
 const latencyBudgetMs = 150;
 const warmupMs = 60;
-
-/** A small deterministic generator, so that every run measures the same registries and queries. */
-export function randomGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(items: readonly T[], random: () => number): T {
   return items[Math.floor(random() * items.length)] as T;
@@ -198,7 +187,7 @@ function microseconds(value: number): string {
 export async function main(): Promise<ResolveBenchResult> {
   const measurements: ResolveMeasurement[] = [];
   const ratios: ResolveBenchResult['ratios'] = [];
-  const random = randomGenerator(20_240_501);
+  const random = seededRandom(20_240_501);
   for (const size of sizes) {
     const entries = buildRegistry(size, random);
     const indexed = createRegistryIndex(entries);

@@ -13,6 +13,7 @@ const benchmarks: Benchmark[] = [
   { name: 'cli', run: async () => (await import('./cli.js')).main() },
   { name: 'resolve', run: async () => (await import('./resolve.js')).main() },
   { name: 'stream', run: async () => (await import('./stream.js')).main() },
+  { name: 'api', run: async () => (await import('./api.js')).main() },
   { name: 'llamacpp', run: async () => (await import('./llamacpp.js')).main() },
   { name: 'games', run: async () => (await import('./games.js')).main() },
   { name: 'page', run: async () => (await import('./page.js')).main() },

@@ -48,7 +48,7 @@ export interface StreamBenchResult {
 }
 
 /** One read of the whole stream. */
-interface Sample {
+export interface Sample {
   characters: number;
   seconds: number;
   firstMs: number;
@@ -57,10 +57,11 @@ interface Sample {
 }
 
 const tokens = 20_000;
-const fastReply = Array.from({ length: tokens }, (_, index) => `w${index % 997}`).join(' ');
+/** What the fast server streams: `tokens` one-word deltas. */
+export const fastReply = Array.from({ length: tokens }, (_, index) => `w${index % 997}`).join(' ');
 const runs = 7;
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
@@ -85,20 +86,7 @@ export async function main(): Promise<StreamBenchResult> {
   const sdk = new OpenAI({ apiKey: 'none', baseURL: remote.setup.baseUrl, maxRetries: 0 });
   const messages = [{ role: 'user' as const, content: 'go' }];
 
-  async function viaSdk(): Promise<Sample> {
-    const started = performance.now();
-    let first = 0;
-    let characters = 0;
-    const stream = await sdk.chat.completions.create({ model: 'm', messages, stream: true });
-    let parts = 0;
-    for await (const chunk of stream) {
-      const text = chunk.choices[0]?.delta.content ?? '';
-      if (text !== '' && first === 0) first = performance.now();
-      characters += text.length;
-      parts += 1;
-    }
-    return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
-  }
+  const viaSdk = (): Promise<Sample> => readWithSdk(sdk, 'm');
 
   async function viaApp(): Promise<Sample> {
     return JSON.parse(await browser.ask('run')) as Sample;
@@ -207,6 +195,26 @@ export async function main(): Promise<StreamBenchResult> {
   }
 }
 
+/** Reads a streamed chat completion with the openai SDK, as any OpenAI client would. */
+async function readWithSdk(sdk: OpenAI, model: string): Promise<Sample> {
+  const started = performance.now();
+  let first = 0;
+  let characters = 0;
+  const stream = await sdk.chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'go' }],
+    stream: true,
+  });
+  let parts = 0;
+  for await (const chunk of stream) {
+    const text = chunk.choices[0]?.delta.content ?? '';
+    if (text !== '' && first === 0) first = performance.now();
+    characters += text.length;
+    parts += 1;
+  }
+  return { characters, seconds: (performance.now() - started) / 1000, firstMs: first - started, parts };
+}
+
 /** Reads a reply over the web host the way the renderer does; `firstMs` is from sending to the first text. */
 async function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
   let started = 0;
@@ -236,13 +244,18 @@ async function readOverApi(api: WebSocketApiClient['api']): Promise<Sample> {
 const roleVariable = 'CLEMPLAY_BENCH_STREAM_ROLE';
 
 /** A helper process of this benchmark: its setup line, a request/answer line exchange, and a way to stop it. */
-interface RoleProcess<Setup> {
+export interface RoleProcess<Setup> {
   setup: Setup;
   ask(line: string): Promise<string>;
   stop(): void;
 }
 
-async function spawnRole<Setup>(
+/**
+ * Starts this file as the `server` (a fast fake OpenAI server; its setup is `{baseUrl}`) or the `client` (reads the
+ * `fast` model: `run` over the web host at `port`/`token`, `api <baseURL> <key>` with the openai SDK; one JSON
+ * {@link Sample} line back per request).
+ */
+export async function spawnRole<Setup>(
   role: 'server' | 'client',
   setup: Record<string, unknown>,
 ): Promise<RoleProcess<Setup>> {
@@ -279,6 +292,11 @@ async function runRole(setup: { role: 'server' | 'client'; port?: number; token?
   process.stdout.write('{}\n');
   for await (const line of input) {
     if (line === 'run') process.stdout.write(`${JSON.stringify(await readOverApi(client.api))}\n`);
+    const [command, baseURL, apiKey] = line.split(' ');
+    if (command === 'api' && baseURL !== undefined && apiKey !== undefined) {
+      const sdk = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+      process.stdout.write(`${JSON.stringify(await readWithSdk(sdk, 'fast'))}\n`);
+    }
   }
   client.close();
   process.exit(0);

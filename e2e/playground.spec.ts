@@ -1,14 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { typeInEditor } from './monaco';
 import { serveApp, type ServedApp } from './web-host';
-
-async function typeQuery(page: Page, text: string): Promise<void> {
-  const editor = page.getByTestId('playground-query');
-  await editor.locator('.monaco-editor').click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Backspace');
-  if (text !== '') await page.keyboard.insertText(text);
-  await expect(editor).toHaveAttribute('data-value', text);
-}
 
 test.describe('the Playground in Chromium', () => {
   let app: ServedApp;
@@ -26,7 +18,7 @@ test.describe('the Playground in Chromium', () => {
     await page.getByTestId('nav-playground').click();
     await expect(page.getByTestId('playground-empty')).toBeVisible();
 
-    await typeQuery(page, 'gpt-4o-mnii');
+    await typeInEditor(page, 'playground-query', 'gpt-4o-mnii');
     await page.getByTestId('playground-resolve').click();
     await expect(page.getByTestId('playground-error')).toContainText('did you mean "gpt-4o-mini"?');
     await expect(page.getByTestId('playground-result')).toHaveCount(0);
@@ -34,13 +26,13 @@ test.describe('the Playground in Chromium', () => {
     await expect(page.getByTestId('playground-spec')).toContainText('"model_id": "gpt-4o-mini"');
     await expect(page.getByTestId('playground-source')).toHaveText(/^From official #\d+ /);
 
-    await typeQuery(page, '');
+    await typeInEditor(page, 'playground-query', '');
     await page.getByTestId('playground-resolve').click();
     await expect(page.getByTestId('playground-hint')).toContainText('Type a model name');
     await expect(page.getByTestId('playground-error')).toHaveCount(0);
 
     const spec = '{"model_name": "gpt-4o", "temperature": 0}';
-    await typeQuery(page, spec);
+    await typeInEditor(page, 'playground-query', spec);
     await page.getByTestId('playground-resolve').click();
     for (const [action, pageId] of [
       ['playground-chat', 'chat'],

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { typeInEditor } from './monaco';
 import { serveApp, type ServedApp } from './web-host';
 
 const officialNames = (
@@ -8,16 +9,6 @@ const officialNames = (
     model_name: string;
   }>
 ).map((entry) => entry.model_name);
-
-/** Replaces the text of a Monaco editor as a person would: select all, delete, then type the new text. */
-async function typeInto(page: Page, testId: string, text: string): Promise<void> {
-  const editor = page.getByTestId(testId);
-  await editor.locator('.monaco-editor').click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Backspace');
-  await page.keyboard.insertText(text);
-  await expect(editor).toHaveAttribute('data-value', text);
-}
 
 test.describe('the registry editor in Chromium', () => {
   let app: ServedApp;
@@ -41,7 +32,7 @@ test.describe('the registry editor in Chromium', () => {
     // A new entry with an unknown backend and a wrong type saves, and says what looks wrong.
     await page.getByTestId('registry-new').click();
     const odd = '{"model_name": "odd", "backend": "anthropic", "temperature": "hot"}';
-    await typeInto(page, 'registry-entry-editor', odd);
+    await typeInEditor(page, 'registry-entry-editor', odd);
     await expect(page.getByTestId('registry-dirty')).toBeVisible();
     await page.getByTestId('registry-save').click();
     await expect(page.getByTestId('registry-notice')).toHaveText('Saved to your registry.');
@@ -55,7 +46,7 @@ test.describe('the registry editor in Chromium', () => {
 
     // Unsaved edits survive a click on another row: the page asks, and Cancel keeps them.
     const edited = '{"model_name": "odd", "backend": "openai_compatible"}';
-    await typeInto(page, 'registry-entry-editor', edited);
+    await typeInEditor(page, 'registry-entry-editor', edited);
     await rows.nth(3).click();
     await expect(page.getByTestId('registry-discard')).toBeVisible();
     await page.getByTestId('registry-discard-cancel').click();

@@ -15,6 +15,7 @@ import {
 import type { SecretVault } from './credentials/secret-vault.js';
 import { createLocalModelService, defaultModelsDirs, type LocalModelService } from './llama/service.js';
 import { ThreadCalibrator, threadCalibrationPath } from './llama/thread-calibration.js';
+import { ModelServer } from './openai-api/model-server.js';
 import { defaultConfigDir, defaultDataDir, findAppRoot, readAppVersion } from './paths.js';
 import { openRegistryStack, registryFileName, type RegistryStack } from './registry/registry-stack.js';
 import { TrustedOrigins } from './credentials/trusted-origins.js';
@@ -53,6 +54,8 @@ export interface AppServices {
   readonly trustedOrigins: TrustedOrigins;
   /** What backends get besides the spec. */
   readonly backendContext: BackendContext;
+  /** The OpenAI-compatible API serving the registry's models to other apps (`clemplay api`, Settings). */
+  readonly modelServer: ModelServer;
   /** Stops watchers and frees what the services hold. */
   dispose(): Promise<void>;
 }
@@ -219,6 +222,15 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     humanInput,
     ...(Number.isInteger(parallelEpisodes) && parallelEpisodes > 0 ? { concurrency: parallelEpisodes } : {}),
   });
+  const modelServer = new ModelServer({
+    registry,
+    backendContext,
+    localModels,
+    entries: () => registry.entries(),
+    laneCapacity: (id) => localModels.status().models.find((model) => model.id === id)?.settings.parallel ?? 1,
+    credentials,
+    environment,
+  });
   return {
     version,
     appRoot,
@@ -235,9 +247,11 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     localModels,
     settings,
     trustedOrigins,
+    modelServer,
     async dispose() {
-      // Runs and sessions first: they stop their replies and save, then the models they held can go.
+      // Runs, requests and sessions first: they stop their replies (sessions save), then the models they held can go.
       await games.dispose();
+      await modelServer.dispose();
       await sessions.dispose();
       registry.close();
       await localModels.dispose();

@@ -3,6 +3,7 @@ import { backendsRouter } from './routers/backends.js';
 import { credentialsRouter } from './routers/credentials.js';
 import { gamesRouter } from './routers/games.js';
 import { localModelsRouter, systemRouter } from './routers/local-models.js';
+import { modelServerRouter } from './routers/model-server.js';
 import { registryRouter } from './routers/registry.js';
 import { sessionsRouter } from './routers/sessions.js';
 import { settingsRouter } from './routers/settings.js';
@@ -21,6 +22,7 @@ export const apiRouter = router({
   localModels: localModelsRouter,
   system: systemRouter,
   settings: settingsRouter,
+  modelServer: modelServerRouter,
 });
 
 /** The router's type: the only thing the renderer imports from src-main (type-only). */

@@ -255,9 +255,8 @@ describe('cancelling while the model is made', () => {
     const cleanedUp = (): boolean =>
       made.every((model) => model.disposed) &&
       service.status().models.every((loaded) => loaded.settings.context_size !== 432);
-    for (let tries = 0; tries < 200 && !cleanedUp(); tries += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    // Waits for that state (the bound is only how long a loaded machine may take, not an expectation of speed).
+    await vi.waitFor(() => expect(cleanedUp()).toBe(true), { timeout: 20_000, interval: 10 });
     expect(made.every((model) => model.disposed)).toBe(true);
     expect(service.status().models.filter((loaded) => loaded.settings.context_size === 432)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { AppError, toAppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { AsyncQueue } from '../llama/async-queue.js';
 import { canGenerateDirectly, generateDirectly } from '../llama/direct-generation.js';
-import { isAbortError, type SequenceLease } from '../llama/runtime.js';
+import { isAbortError, loadedModelId, type SequenceLease } from '../llama/runtime.js';
 import { defaultLocalModelService, type LocalModelService } from '../llama/service.js';
 import { type CallOptions, type LlamaSpec, readSamplingSettings, type SamplingSettings } from '../llama/settings.js';
 import { EosCuller, normalizeMessages } from './options.js';
@@ -51,13 +51,16 @@ function repeatPenaltyOption(sampling: SamplingSettings): false | { penalty: num
  */
 class LlamaCppModel implements Model {
   private readonly disposed = new AbortController();
+  readonly localModelId: string;
 
   constructor(
     readonly spec: JsonObject,
     private readonly parsed: LlamaSpec,
     private readonly path: string,
     private readonly service: LocalModelService,
-  ) {}
+  ) {
+    this.localModelId = loadedModelId(path, parsed.load);
+  }
 
   async dispose(): Promise<void> {
     // Generations still running end with `end: abort`; the loaded model stays cached for its idle time.

@@ -356,7 +356,11 @@ export function mapOpenAIError(error: unknown, flavour: OpenAIFlavour, connectio
   if (connection.modelId !== undefined) details['model_id'] = connection.modelId;
   const make = (code: ErrorCode, message: string, retryable: boolean, retryAfterMs?: number): MappedError => {
     const mapped: MappedError = { error: { code, message, details }, retryable };
-    if (retryAfterMs !== undefined) mapped.retryAfterMs = retryAfterMs;
+    if (retryAfterMs !== undefined) {
+      mapped.retryAfterMs = retryAfterMs;
+      // Kept in the error too, so a server passing the failure on (clemplay's own API) can pass the wait on.
+      details['retry_after_ms'] = retryAfterMs;
+    }
     return mapped;
   };
 

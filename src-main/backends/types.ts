@@ -13,6 +13,11 @@ export interface Model {
   /** The resolved spec this model was made from. */
   readonly spec: JsonObject;
   /**
+   * For a model that runs in this process: the id of the loaded model it generates on (as `localModels.status`
+   * lists it), which other handles on the same file and settings share; undefined for remote models.
+   */
+  readonly localModelId?: string;
+  /**
    * Streams one generation. It never throws: failures arrive as an `error` part, and every stream ends with
    * exactly one `end` or `error` part. Aborting `signal` ends it with `end: abort` after a `usage` part.
    */

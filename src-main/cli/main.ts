@@ -157,6 +157,16 @@ export const commandModules: readonly CommandModule[] = [
     ],
     load: async () => (await import('./folders.js')).registerFoldersCommand,
   },
+  {
+    commands: [
+      {
+        name: 'api',
+        usage: '[options]',
+        description: 'serve every registry model to other apps as an OpenAI-compatible API on 127.0.0.1',
+      },
+    ],
+    load: async () => (await import('./api.js')).registerApiCommand,
+  },
 ];
 
 /** The command an argument list runs (`clemplay help resolve` runs `resolve --help`), or undefined. */

@@ -50,11 +50,20 @@ export async function registryForCommand(registryFiles: readonly string[] | unde
   return registry;
 }
 
-/** All services (backends, credentials, local models), for commands that run models; see {@link registryProblems}. */
-export async function servicesForCommand(registryFiles: readonly string[] | undefined): Promise<AppServices> {
+/**
+ * All services (backends, credentials, local models), for commands that run models; see {@link registryProblems}.
+ * Long-running commands pass `watch`, so registry edits apply while they run.
+ */
+export async function servicesForCommand(
+  registryFiles: readonly string[] | undefined,
+  options: { watch?: boolean } = {},
+): Promise<AppServices> {
   // Imported here, not at the top: this module is shared by commands that must not load the services.
   const { createAppServices } = await import('../services.js');
-  const services = await createAppServices(registryFiles && registryFiles.length > 0 ? { registryFiles } : {});
+  const services = await createAppServices({
+    ...(registryFiles && registryFiles.length > 0 ? { registryFiles } : {}),
+    ...(options.watch === true ? { watch: true } : {}),
+  });
   const problems = registryProblems(services.registry);
   if (problems.length > 0) {
     await services.dispose();

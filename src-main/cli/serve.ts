@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { startWebHost, type WebHost } from '../host/web-host.js';
+import { startSavedModelServer } from '../openai-api/model-server.js';
 import { createAppServices } from '../services.js';
 import { collect, registryOption } from './options.js';
 
@@ -28,6 +29,7 @@ export async function serve(port: number, registryFiles?: readonly string[]): Pr
   // Handlers first: whoever reads the line below may signal at once, and an unhandled SIGTERM kills at once.
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  await startSavedModelServer(services.modelServer, services.settings);
   process.stdout.write(`clemplay: serving at ${host.url}\n`);
   return host;
 }

@@ -11,6 +11,7 @@ import { AppError, type AppErrorShape, toAppErrorShape } from '../../src-shared/
 import type { JsonObject } from '../../src-shared/json.js';
 import { mergeGenerationOptions, readSpecSetting } from '../backends/options.js';
 import type { Model } from '../backends/types.js';
+import { redactSpec } from './session-export.js';
 import {
   createModelFor,
   resolveQuery,
@@ -79,12 +80,20 @@ export class Participant {
   constructor(
     public config: ParticipantConfig,
     private readonly dependencies: ModelDependencies,
-    /** A spec resolved earlier (a saved session reopened): kept as it is, not resolved again. */
+    /**
+     * A spec resolved earlier (a saved session reopened), as saved: secrets and URL credentials stripped. When the
+     * registry still resolves the query to it, the fresh resolution (credentials included) is taken; otherwise it
+     * is kept as it is and {@link registryChanged} says the registry would now pick another.
+     */
     held?: ResolvedQuery,
   ) {
     this.resolvedQuery = held ?? null;
     this.resolveError = null;
-    if (held === undefined) {
+    if (held !== undefined) {
+      const now = this.tryResolve();
+      if (now !== null && sameResolution(now, held)) this.resolvedQuery = now;
+      else this.registryChanged = true;
+    } else {
       try {
         this.resolvedQuery = resolveQuery(dependencies.registry, config.query);
       } catch (error) {
@@ -246,19 +255,19 @@ export class Participant {
 
   /** Whether the registry now resolves the query differently from the held spec; sets {@link registryChanged}. */
   checkRegistry(): boolean {
-    let now: ResolvedQuery | null = null;
-    try {
-      now = resolveQuery(this.dependencies.registry, this.config.query);
-    } catch {
-      now = null;
-    }
+    const now = this.tryResolve();
     const held = this.resolvedQuery;
-    const changed =
-      held === null
-        ? now !== null
-        : now === null || JSON.stringify([held.spec, held.source]) !== JSON.stringify([now.spec, now.source]);
+    const changed = held === null ? now !== null : now === null || !sameResolution(now, held);
     this.registryChanged = changed;
     return changed;
+  }
+
+  private tryResolve(): ResolvedQuery | null {
+    try {
+      return resolveQuery(this.dependencies.registry, this.config.query);
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -283,6 +292,13 @@ export class Participant {
     this.modelPromise = null;
     await disposeModel(previous);
   }
+}
+
+/** Whether two resolutions are the same entry and spec, as saved (secrets and URL credentials do not count). */
+function sameResolution(left: ResolvedQuery, right: ResolvedQuery): boolean {
+  return (
+    JSON.stringify([redactSpec(left.spec), left.source]) === JSON.stringify([redactSpec(right.spec), right.source])
+  );
 }
 
 async function disposeModel(model: Promise<Model> | null): Promise<void> {

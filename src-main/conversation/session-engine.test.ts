@@ -490,6 +490,34 @@ describe('the registry and saved sessions', () => {
     expect(said(await services.sessions.get(session.id)).at(-1)).toEqual(['model', 'second answer']);
   });
 
+  it('takes the registry’s spec again on reopening when only what was stripped on saving differs', async () => {
+    await freshServices();
+    const dataDir = services.dataDir;
+    const proxied = {
+      model_name: 'proxied',
+      backend: 'programmatic',
+      responses: ['fine'],
+      base_url: 'http://someone:secret-pw@127.0.0.1:9/v1',
+    };
+    writeRegistry([proxied]);
+    await services.registry.reload(registryFile);
+    const session = await services.sessions.create({ kind: 'chat', participants: [{ query: 'proxied' }] });
+    await (
+      await services.sessions.send(session.id, 'one')
+    ).finished;
+    await services.dispose();
+    // A new process on the same registry file and data folder.
+    services = await createTestServices({ registryFiles: [registryFile], dataDir });
+    const saved = readFileSync(join(dataDir, 'sessions', `${session.id}.json`), 'utf8');
+    expect(saved).not.toContain('secret-pw');
+    const reopened = await services.sessions.get(session.id);
+    // The saved spec lacks the password, the registry's has it: that is no change of the registry.
+    expect(reopened.participants[0]).toMatchObject({
+      registry_changed: false,
+      spec: { base_url: 'http://127.0.0.1:9/v1' },
+    });
+  });
+
   it('opens a chat saved by version 1 and moves its file once saved again', async () => {
     await freshServices();
     const chats = join(services.dataDir, 'chats');

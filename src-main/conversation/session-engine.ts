@@ -311,8 +311,6 @@ export class SessionEngine {
         this.dependencies,
         saved.spec === undefined ? undefined : { spec: saved.spec, source: saved.source ?? null },
       );
-      // The saved spec stays in use; the person is told when the registry would now pick another.
-      if (saved.spec !== undefined) participant.checkRegistry();
       participant.context = {
         ...participant.context,
         used: estimateTokens(historyFor(participant.id, record.messages, participant.config.system)),
@@ -697,44 +695,39 @@ export class SessionEngine {
     rule: OverflowRule,
     outer?: AbortSignal,
   ): Promise<MessageVersion> {
-    return this.track(live, this.streamInto(live, participant, messageId, rule, outer));
-  }
-
-  private async streamInto(
-    live: LiveSession,
-    participant: Participant,
-    messageId: string,
-    rule: OverflowRule,
-    outer?: AbortSignal,
-  ): Promise<MessageVersion> {
-    const controller = new AbortController();
-    const signal = outer === undefined ? controller.signal : AbortSignal.any([controller.signal, outer]);
-    live.replies.set(participant.id, controller);
-    this.cancelEviction(live);
-    this.setStatus(live, participant, participant.hasModel ? 'streaming' : 'loading');
-    try {
-      const index = this.indexOf(live, messageId);
-      const history = historyFor(participant.id, live.record.messages.slice(0, index), participant.config.system);
-      await participant.respond(history, rule, signal, {
-        now: this.now,
-        onDropped: (count) => this.updateMessage(live, messageId, (version) => ({ ...version, dropped_turns: count })),
-        onStreaming: () => this.setStatus(live, participant, 'streaming'),
-        onPart: (part) => {
-          this.applyPart(live, messageId, part);
-          // After the part, so that a client that sees the status already has the question (or the answer).
-          if (part.type === 'human-input-needed') this.setStatus(live, participant, 'waiting-human');
-          else if (live.status.get(participant.id) === 'waiting-human') this.setStatus(live, participant, 'streaming');
-        },
-      });
-      return this.versionOf(live, messageId);
-    } finally {
-      live.replies.delete(participant.id);
-      const history = historyFor(participant.id, live.record.messages, participant.config.system);
-      participant.context = await participant.measure(history).catch(() => participant.context);
-      this.setStatus(live, participant, 'idle');
-      this.markDirty(live, true);
-      this.scheduleEviction(live);
-    }
+    const work = (async (): Promise<MessageVersion> => {
+      const controller = new AbortController();
+      const signal = outer === undefined ? controller.signal : AbortSignal.any([controller.signal, outer]);
+      live.replies.set(participant.id, controller);
+      this.cancelEviction(live);
+      this.setStatus(live, participant, participant.hasModel ? 'streaming' : 'loading');
+      try {
+        const index = this.indexOf(live, messageId);
+        const history = historyFor(participant.id, live.record.messages.slice(0, index), participant.config.system);
+        await participant.respond(history, rule, signal, {
+          now: this.now,
+          onDropped: (count) =>
+            this.updateMessage(live, messageId, (version) => ({ ...version, dropped_turns: count })),
+          onStreaming: () => this.setStatus(live, participant, 'streaming'),
+          onPart: (part) => {
+            this.applyPart(live, messageId, part);
+            // After the part, so that a client that sees the status already has the question (or the answer).
+            if (part.type === 'human-input-needed') this.setStatus(live, participant, 'waiting-human');
+            else if (live.status.get(participant.id) === 'waiting-human')
+              this.setStatus(live, participant, 'streaming');
+          },
+        });
+        return this.versionOf(live, messageId);
+      } finally {
+        live.replies.delete(participant.id);
+        const history = historyFor(participant.id, live.record.messages, participant.config.system);
+        participant.context = await participant.measure(history).catch(() => participant.context);
+        this.setStatus(live, participant, 'idle');
+        this.markDirty(live, true);
+        this.scheduleEviction(live);
+      }
+    })();
+    return this.track(live, work);
   }
 
   private versionOf(live: LiveSession, messageId: string): MessageVersion {

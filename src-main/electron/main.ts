@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, safeStorage, session, shell } from 'electron';
 import { apiChannel } from '../../src-shared/bridge.js';
 import { appFolders } from '../paths.js';
+import { startSavedModelServer } from '../openai-api/model-server.js';
 import { createAppServices } from '../services.js';
 import { createIpcApiServer, parseBridgeSignal } from './ipc-transport.js';
 import { safeStorageVault } from './safe-storage-vault.js';
@@ -106,6 +107,7 @@ async function start(): Promise<void> {
     // API keys live encrypted by the OS key store where it has a real one; never in the renderer.
     vault: safeStorageVault(safeStorage, process.platform),
   });
+  void startSavedModelServer(services.modelServer, services.settings);
   // Electron does not wait for promises on quit: hold the quit until loaded models and watchers are released.
   let released = false;
   app.on('will-quit', (event) => {

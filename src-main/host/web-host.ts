@@ -1,16 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
-import { AppError } from '../../src-shared/errors.js';
 import { apiRouter } from '../api/router.js';
 import { contentSecurityPolicy } from '../security/content-security-policy.js';
+import { listen, loopbackAddress } from './listen.js';
 import type { AppServices } from '../services.js';
 
 /** Options of {@link startWebHost}. */
@@ -36,7 +36,7 @@ export interface WebHost {
 }
 
 /** Always loopback: the host is a local tool, and the token is the only other guard. */
-export const webHostAddress = '127.0.0.1';
+export const webHostAddress = loopbackAddress;
 
 /** The path of the API's WebSocket endpoint. */
 export const apiPath = '/api';
@@ -254,27 +254,6 @@ async function serveFile(
 function refuseUpgrade(socket: Duplex, status: 401 | 403, reason: string): void {
   const text = status === 401 ? 'Unauthorized' : 'Forbidden';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new AppError(
-              'network',
-              `port ${port} on ${webHostAddress} is already in use; pick another with --port, or --port 0`,
-            )
-          : error,
-      );
-    };
-    server.once('error', onError);
-    server.listen(port, webHostAddress, () => {
-      server.off('error', onError);
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : port);
-    });
-  });
 }
 
 /** Serves the built renderer and the API over WebSocket on 127.0.0.1, behind a per-run token. */

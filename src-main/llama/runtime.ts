@@ -169,6 +169,16 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/** The id `status()` gives the model loaded under a {@link loadKey}: short, and without the file's path. */
+function loadedModelIdOf(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+/** The id the model for `path` loaded with `settings` has (or will have) in {@link LocalModelRuntime.status}. */
+export function loadedModelId(path: string, settings: LoadSettings): string {
+  return loadedModelIdOf(loadKey(resolve(path), settings));
+}
+
 class LoadedEntry {
   readonly id: string;
   readonly fileName: string;
@@ -204,7 +214,7 @@ class LoadedEntry {
     readonly path: string,
     readonly settings: LoadSettings,
   ) {
-    this.id = createHash('sha256').update(key).digest('hex').slice(0, 12);
+    this.id = loadedModelIdOf(key);
     this.fileName = basename(path);
   }
 

@@ -16,6 +16,11 @@ export const settingsSchema = z.looseObject({
   trusted_origins: z.array(z.string().min(1).max(2048)).max(1000).optional(),
   /** CPU threads for local models whose spec sets none: `auto` (the default) measures the fastest per model size. */
   threads: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).optional(),
+  /**
+   * The app's "Serve models to other apps" switch: on (started again when the app or the web host starts) and its
+   * port; default off.
+   */
+  model_server: z.object({ enabled: z.boolean(), port: z.number().int().min(0).max(65_535) }).optional(),
 });
 
 /** The settings file's content. */

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'react';
-import { api, describeError } from '../api/client';
+import { useState } from 'react';
+import { api } from '../api/client';
+import { useApiList } from '../use-api-list';
 
 type TrustedOrigin = Awaited<ReturnType<typeof api.credentials.trustedOrigins.query>>[number];
 
@@ -15,24 +16,8 @@ function describeSources(origin: TrustedOrigin): string {
  * working-folder registry names) are asked without the key, or refused for backend openai.
  */
 export function TrustedOrigins() {
-  const [origins, setOrigins] = useState<TrustedOrigin[]>([]);
+  const { items: origins, error, run } = useApiList<TrustedOrigin>(() => api.credentials.trustedOrigins.query());
   const [draft, setDraft] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const refresh = () =>
-    api.credentials.trustedOrigins.query().then(setOrigins, (cause: unknown) => setError(describeError(cause).message));
-  useEffect(() => {
-    void refresh();
-  }, []);
-
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await action();
-    } catch (cause) {
-      setError(describeError(cause).message);
-    }
-    await refresh();
-  };
 
   return (
     <div className="stack" data-testid="trusted-origins">

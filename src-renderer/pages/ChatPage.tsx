@@ -1,11 +1,10 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { GenerationOptions } from '../../src-shared/chat';
-import { isSessionBusy } from '../../src-shared/conversation/session';
 import { ChatHistory } from '../components/ChatHistory';
 import { ChatParameters, draftOf, optionsOf, type ParameterDraft } from '../components/ChatParameters';
 import { ModelPicker } from '../components/ModelPicker';
 import { ContextMeter, modelName, queryText, Transcript } from '../components/Transcript';
-import { useSessionStore } from '../sessions';
+import { useSessionStore, useWatchedSession } from '../sessions';
 import { modelFromHash, openWithModel, sessionFromHash, showSession } from '../store';
 
 /** Messages shown at first in a long chat; earlier ones come in blocks of this size on request. */
@@ -30,22 +29,15 @@ export function ChatPage() {
   const [pickerKey, setPickerKey] = useState(0);
   const [shown, setShown] = useState(messageWindow);
   const [localError, setLocalError] = useState<string | null>(null);
-  const entry = useSessionStore((state) => (sessionId === null ? undefined : state.sessions[sessionId]));
+  const { session, error: sessionError, busy } = useWatchedSession(sessionId);
   const createError = useSessionStore((state) => state.error);
   const scroller = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const input = useRef<HTMLTextAreaElement>(null);
   const store = useSessionStore.getState;
 
-  useEffect(() => {
-    if (sessionId === null) return;
-    return useSessionStore.getState().watch(sessionId);
-  }, [sessionId]);
-
-  const session = entry?.view ?? null;
-  const busy = session !== null && isSessionBusy(session);
   const participant = session?.participants[0];
-  const error = localError ?? (sessionId === null ? createError : (entry?.error ?? null));
+  const error = localError ?? (sessionId === null ? createError : sessionError);
 
   // The chat's own parameters once it is open; the model field shows its query.
   useEffect(() => {

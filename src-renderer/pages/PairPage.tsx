@@ -3,7 +3,7 @@ import { isSessionBusy, type SessionView, type VoteWinner } from '../../src-shar
 import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-shared/conversation/transcript';
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
 import { download } from '../download';
-import { useSessionStore } from '../sessions';
+import { useSessionStore, useWatchedSession } from '../sessions';
 import { modelFromHash, sessionFromHash, showSession } from '../store';
 
 type Mode = 'side-by-side' | 'dialogue';
@@ -175,18 +175,11 @@ export function PairPage() {
   const [systemB, setSystemB] = useState('');
   const [turns, setTurns] = useState(4);
   const [draft, setDraft] = useState('');
-  const entry = useSessionStore((state) => (sessionId === null ? undefined : state.sessions[sessionId]));
+  const { session, error: sessionError, busy } = useWatchedSession(sessionId);
   const createError = useSessionStore((state) => state.error);
   const store = useSessionStore.getState;
 
-  useEffect(() => {
-    if (sessionId === null) return;
-    return useSessionStore.getState().watch(sessionId);
-  }, [sessionId]);
-
-  const session = entry?.view ?? null;
-  const busy = session !== null && isSessionBusy(session);
-  const error = sessionId === null ? createError : (entry?.error ?? null);
+  const error = sessionId === null ? createError : sessionError;
   const dialogue = session?.kind === 'dialogue' || (session === null && mode === 'dialogue');
 
   const open = (id: string): void => {

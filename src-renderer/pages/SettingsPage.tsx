@@ -2,10 +2,12 @@ import { KeyRound, Monitor, Moon, Play, Square, Sun, Trash2 } from 'lucide-react
 import { useEffect, useRef, useState } from 'react';
 import { api, describeError } from '../api/client';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ModelServerSettings } from '../components/ModelServerSettings';
 import { ErrorState } from '../components/states';
 import type { ThemePreference } from '../theme';
 import { useThemeStore } from '../theme-store';
 import { TrustedOrigins } from '../components/TrustedOrigins';
+import { useApiList } from '../use-api-list';
 
 type Info = Awaited<ReturnType<typeof api.app.info.query>>;
 type KeyStatus = Awaited<ReturnType<typeof api.credentials.status.query>>[number];
@@ -57,25 +59,9 @@ function ThemeSwitch() {
 
 /** API keys per backend: set, replace or clear one; the page only ever sees "set", the source and the last 4. */
 function ApiKeys() {
-  const [statuses, setStatuses] = useState<KeyStatus[]>([]);
+  const { items: statuses, error, run } = useApiList<KeyStatus>(() => api.credentials.status.query());
   const [drafts, setDrafts] = useState<Record<string, string>>({});
-  const [error, setError] = useState<string | null>(null);
   const [clearing, setClearing] = useState<KeyStatus | null>(null);
-  const refresh = () =>
-    api.credentials.status.query().then(setStatuses, (cause: unknown) => setError(describeError(cause).message));
-  useEffect(() => {
-    void refresh();
-  }, []);
-
-  const run = async (action: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await action();
-    } catch (cause) {
-      setError(describeError(cause).message);
-    }
-    await refresh();
-  };
 
   return (
     <div className="stack">
@@ -256,6 +242,8 @@ export function SettingsPage() {
       <ApiKeys />
       <h3>Trusted servers</h3>
       <TrustedOrigins />
+      <h2>Serve models to other apps</h2>
+      <ModelServerSettings />
       <h2>Connection check</h2>
       <p className="muted">
         Streams a message a few times a second from clemplay to this page. Stop must end it in clemplay too: “Ask

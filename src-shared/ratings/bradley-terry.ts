@@ -1,3 +1,5 @@
+import { seededRandom } from '../random.js';
+
 /** One comparison between two models: which one a person preferred, or a tie. */
 export interface Comparison {
   a: string;
@@ -91,18 +93,6 @@ export function bradleyTerry(
 /** A strength on the Elo scale: 1000 + 400 · log10(strength). */
 export function eloScale(strength: number): number {
   return 1000 + 400 * Math.log10(strength);
-}
-
-/** A small seeded generator (mulberry32), so a leaderboard is the same every time it is computed from the same votes. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function percentile(sorted: readonly number[], fraction: number): number {
