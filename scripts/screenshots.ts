@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from '@playwright/test';
+import { chromiumArgs, chromiumPath } from '../e2e/chromium.js';
 import { serveApp } from '../e2e/web-host.js';
 import { ensureTestModel } from './test-models.js';
 
@@ -31,8 +32,34 @@ const pages: { id: string; prepare?: (page: Page) => Promise<void> }[] = [
       await page.getByTestId('playground-spec').waitFor();
     },
   },
-  { id: 'chat' },
-  { id: 'pair' },
+  {
+    id: 'chat',
+    prepare: async (page) => {
+      // `mock` echoes: the answer shows how a reply in Markdown renders.
+      await page.getByTestId('chat-model').fill('mock');
+      await page
+        .getByTestId('chat-input')
+        .fill(
+          'A **table** and some code:\n\n| model | score |\n| --- | --- |\n| mock | 100 |\n\n```python\nprint("hello")\n```',
+        );
+      await page.getByTestId('chat-send').click();
+      await page.getByTestId('message-assistant').getByTestId('message-stats').filter({ hasText: 'tokens' }).waitFor();
+      // The Markdown renderer arrives on its own (a split chunk): the picture waits for the rendered table.
+      await page.getByTestId('message-markdown').locator('table').waitFor();
+    },
+  },
+  {
+    id: 'pair',
+    prepare: async (page) => {
+      await page.getByTestId('pair-model-a').fill('mock');
+      await page
+        .getByTestId('pair-model-b')
+        .fill('{"model_name": "scripted", "backend": "programmatic", "responses": ["I answer from my own history."]}');
+      await page.getByTestId('pair-input').fill('Who are you?');
+      await page.getByTestId('pair-send').click();
+      await page.getByTestId('pair-pane-b').getByTestId('message-stats').filter({ hasText: 'tokens' }).waitFor();
+    },
+  },
   {
     id: 'games',
     prepare: async (page) => {
@@ -50,10 +77,7 @@ const pages: { id: string; prepare?: (page: Page) => Promise<void> }[] = [
 const models = mkdtempSync(join(tmpdir(), 'clemplay-screenshots-models-'));
 copyFileSync(await ensureTestModel('tiny'), join(models, 'tinyllama-chat-q8_0.gguf'));
 const app = await serveApp([], { CLEMPLAY_MODELS_DIRS: models });
-const browser = await chromium.launch({
-  executablePath: process.env.CLEMPLAY_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: theme });
   const page = await context.newPage();
