@@ -1,13 +1,16 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applySessionEvent, type SessionView } from '../../src-shared/conversation/session.js';
 import { currentVersion, type TranscriptMessage } from '../../src-shared/conversation/transcript.js';
 import type { AppServices } from '../services.js';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
 import { createTestServices } from '../testing/services.js';
 import { SessionEngine, type TrackedSessionEvent } from './session-engine.js';
+import { Participant } from './participant.js';
+import type { SessionRecord } from './session-schema.js';
+import { SessionStore } from './session-store.js';
 
 const entries = [
   { model_name: 'scripted', backend: 'programmatic', responses: ['first answer', 'second answer', 'third answer'] },
@@ -422,7 +425,8 @@ describe('subscriptions', () => {
     const full = currentVersion((await services.sessions.get(session.id)).messages[1]!).text;
     expect(full.startsWith(partial)).toBe(true);
     expect(full.length).toBeGreaterThan(partial.length);
-    expect(view).toEqual(await services.sessions.get(session.id));
+    // The transcript a reconnected client folded is the engine's own.
+    expect(view!.messages).toEqual((await services.sessions.get(session.id)).messages);
   });
 
   it('sends a snapshot to a client whose resume point is unknown', async () => {
@@ -550,5 +554,233 @@ describe('the registry and saved sessions', () => {
     expect(JSON.parse(readFileSync(join(services.dataDir, 'sessions', `${old.id}.json`), 'utf8')).version).toBe(2);
     expect(JSON.parse(readFileSync(join(chats, '.migrated', `${old.id}.json`), 'utf8')).title).toBe('Old chat');
     expect((await services.sessions.list()).map((entry) => entry.id)).toEqual([old.id]);
+  });
+});
+
+describe('what review found', () => {
+  it('keeps what names a hidden model out of every event before the vote: errors, warnings and context sizes', async () => {
+    await freshServices();
+    writeRegistry([
+      { model_name: 'alpha', backend: 'programmatic', responses: ['alpha 1'], context_size: 131072 },
+      {
+        model_name: 'secret-llama-70b',
+        backend: 'openai_compatible',
+        model_id: 'secret-llama-70b',
+        base_url: fake.baseUrl,
+        retries: 0,
+        context_size: 8192,
+      },
+    ]);
+    await services.registry.reload(registryFile);
+    fake.enqueue({ type: 'http-error', status: 500 });
+    const session = await services.sessions.create({ kind: 'pair', blind: { models: ['alpha', 'secret-llama-70b'] } });
+    const controller = new AbortController();
+    const events: string[] = [];
+    const reading = (async () => {
+      for await (const { event } of services.sessions.subscribe(session.id, null, controller.signal)) {
+        events.push(JSON.stringify(event));
+      }
+    })();
+    await (
+      await services.sessions.send(session.id, 'hi')
+    ).finished;
+    await until(session.id, idle);
+    controller.abort();
+    await reading;
+    const seen = [...events, JSON.stringify(await services.sessions.get(session.id))].join('\n');
+    for (const needle of ['secret-llama-70b', fake.baseUrl, '8192', '131072', 'openai_compatible']) {
+      expect(seen).not.toContain(needle);
+    }
+    // The failure itself shows, by its code.
+    expect(seen).toContain('(network)');
+  });
+
+  it('keeps a version another process would overwrite as a copy, never losing it at quit', async () => {
+    await freshServices();
+    const dataDir = services.dataDir;
+    const engine = (): SessionEngine =>
+      new SessionEngine({
+        registry: services.registry,
+        backendContext: services.backendContext,
+        store: new SessionStore({ dataDir }),
+      });
+    const window = engine();
+    const session = await window.create({ kind: 'chat', participants: [{ query: 'mock' }] });
+    await (
+      await window.send(session.id, 'first')
+    ).finished;
+    await window.flush();
+    // Another process changes the same conversation on disk.
+    const other = engine();
+    await (
+      await other.send(session.id, 'from the other process')
+    ).finished;
+    await other.dispose();
+    await (
+      await window.send(session.id, 'my important second message')
+    ).finished;
+    await window.flush();
+    expect((await window.get(session.id)).save_error).toContain('(your copy)');
+    await window.dispose();
+    const store = new SessionStore({ dataDir });
+    const saved = await store.list();
+    const copy = saved.find((entry) => !entry.broken && entry.title.endsWith('(your copy)'));
+    expect(copy).toBeDefined();
+    const texts = (await store.get(copy!.id)).messages.map((message) => currentVersion(message).text);
+    expect(texts).toContain('my important second message');
+    // The other process's version stays as it wrote it.
+    const original = (await store.get(session.id)).messages.map((message) => currentVersion(message).text);
+    expect(original).toContain('from the other process');
+    expect(original).not.toContain('my important second message');
+  });
+
+  it('sees a rename in another process as a change, not as the same version', async () => {
+    await freshServices();
+    const dataDir = services.dataDir;
+    const engine = (): SessionEngine =>
+      new SessionEngine({
+        registry: services.registry,
+        backendContext: services.backendContext,
+        store: new SessionStore({ dataDir }),
+      });
+    const window = engine();
+    const session = await window.create({ kind: 'chat', participants: [{ query: 'mock' }] });
+    await (
+      await window.send(session.id, 'first')
+    ).finished;
+    await window.flush();
+    const other = engine();
+    await other.rename(session.id, 'renamed elsewhere');
+    await other.dispose();
+    await (
+      await window.send(session.id, 'second')
+    ).finished;
+    await window.dispose();
+    expect((await new SessionStore({ dataDir }).get(session.id)).title).toBe('renamed elsewhere');
+  });
+
+  it('counts a double-clicked vote once', async () => {
+    await freshServices();
+    const session = await services.sessions.create({ kind: 'pair', blind: { models: ['alpha', 'beta'] } });
+    await (
+      await services.sessions.send(session.id, 'hi')
+    ).finished;
+    const results = await Promise.allSettled([
+      services.sessions.vote(session.id, 'a'),
+      services.sessions.vote(session.id, 'b'),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await services.votes.list()).toHaveLength(1);
+  });
+
+  it('draws a blind pair from different models: a name and its JSON spec are one model', async () => {
+    await freshServices();
+    await expect(
+      services.sessions.create({ kind: 'pair', blind: { models: ['alpha', '{"model_name": "alpha"}'] } }),
+    ).rejects.toMatchObject({ code: 'invalid-input' });
+    await expect(
+      services.sessions.create({ kind: 'pair', blind: { models: ['alpha', 'no-such-model'] } }),
+    ).rejects.toMatchObject({ code: 'no-match', message: expect.stringContaining('no-such-model: ') });
+  });
+
+  it('never marks a participant idle while its next reply streams', async () => {
+    await freshServices();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let measured = 0;
+    const measure = Participant.prototype.measure;
+    // The context meter after the first reply takes its time (a real tokenizer may).
+    const spy = vi.spyOn(Participant.prototype, 'measure').mockImplementation(async function (
+      this: Participant,
+      history,
+      signal,
+    ) {
+      if (signal === undefined && measured++ === 0) await gate;
+      return measure.call(this, history, signal);
+    });
+    try {
+      const session = await services.sessions.create({ kind: 'chat', participants: [{ query: 'slow' }] });
+      const first = await services.sessions.send(session.id, 'one');
+      await until(session.id, (view) => view.messages.length === 2 && idle(view));
+      const second = await services.sessions.send(session.id, 'two');
+      release();
+      await first.finished;
+      const view = await services.sessions.get(session.id);
+      expect(currentVersion(view.messages.at(-1)!).status).toBe('streaming');
+      expect(view.participants[0]!.status).not.toBe('idle');
+      await expect(services.sessions.configure(session.id, 'model', { query: 'alpha' })).rejects.toMatchObject({
+        code: 'conflict',
+      });
+      await services.sessions.stop(session.id);
+      await second.finished;
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('answers once for a participant named twice', async () => {
+    await freshServices();
+    const session = await services.sessions.create({ kind: 'chat', participants: [{ query: 'scripted' }] });
+    const turn = await services.sessions.send(session.id, 'hi', ['model', 'model']);
+    expect(turn.reply_ids).toHaveLength(1);
+    await turn.finished;
+  });
+
+  it('lets a session that is leaving memory finish saving before anyone opens it again', async () => {
+    await freshServices();
+    const dataDir = services.dataDir;
+    let release: () => void = () => undefined;
+    let saving: () => void = () => undefined;
+    const held = { on: false };
+    const started = new Promise<void>((resolve) => (saving = resolve));
+    class HeldStore extends SessionStore {
+      override async save(record: SessionRecord, options?: { ifUpdatedAt?: string | null }): Promise<void> {
+        if (held.on) {
+          saving();
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        return super.save(record, options);
+      }
+    }
+    const engine = new SessionEngine({
+      registry: services.registry,
+      backendContext: services.backendContext,
+      store: new HeldStore({ dataDir }),
+      idleMs: 0,
+    });
+    const session = await engine.create({ kind: 'chat', participants: [{ query: 'mock' }] });
+    await (
+      await engine.send(session.id, 'hello')
+    ).finished;
+    await engine.flush();
+    held.on = true;
+    // The rename's save is held; the idle timer retires the session meanwhile.
+    const renaming = engine.rename(session.id, 'renamed');
+    await started;
+    // A client subscribes while the session leaves memory: it must follow the session as it goes on.
+    const controller = new AbortController();
+    const seen: string[] = [];
+    let first: () => void = () => undefined;
+    const subscribed = new Promise<void>((resolve) => (first = resolve));
+    const following = (async () => {
+      for await (const { event } of engine.subscribe(session.id, null, controller.signal)) {
+        seen.push(event.type === 'snapshot' ? `snapshot:${event.session.title}` : event.type);
+        first();
+      }
+    })();
+    held.on = false;
+    release();
+    await renaming;
+    await subscribed;
+    await (
+      await engine.send(session.id, 'still there?')
+    ).finished;
+    controller.abort();
+    await following;
+    // It was given the session as saved (renamed), then the new turn's messages.
+    expect(seen[0]).toBe('snapshot:renamed');
+    expect(seen.filter((type) => type === 'message').length).toBeGreaterThanOrEqual(2);
+    expect(said(await engine.get(session.id)).at(-1)).toEqual(['model', 'still there?']);
+    await engine.dispose();
   });
 });

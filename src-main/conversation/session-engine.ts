@@ -21,10 +21,10 @@ import {
   type MessageVersion,
   type TranscriptMessage,
 } from '../../src-shared/conversation/transcript.js';
-import { AppError } from '../../src-shared/errors.js';
+import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import type { RegistryStack } from '../registry/registry-stack.js';
 import { EventLog, type TrackedEvent } from '../jobs/event-log.js';
-import type { ModelDependencies, Query } from './open-model.js';
+import { resolveQuery, type ModelDependencies, type Query } from './open-model.js';
 import { Participant, type OverflowRule, type ParticipantConfig } from './participant.js';
 import {
   clientMessage,
@@ -104,10 +104,17 @@ interface LiveSession {
   saving: Promise<void>;
   /** The `updated_at` of the version on disk this process last read or wrote; null: none yet. */
   savedAt: string | null;
+  /**
+   * Where this session is saved when another process changed its file meanwhile: a copy of its own (a new id and
+   * title), so that neither version is lost; null while it saves under its own id.
+   */
+  saveAs: { id: string; title: string } | null;
   saveError: string | null;
   idleTimer: ReturnType<typeof setTimeout> | null;
   /** Replies and dialogues running, so that retiring the session waits for them to end. */
   tasks: Set<Promise<unknown>>;
+  /** A blind vote is being saved. */
+  voting: boolean;
 }
 
 function isHidden(record: SessionRecord): boolean {
@@ -118,10 +125,37 @@ function isHidden(record: SessionRecord): boolean {
 function hideSpecs(message: TranscriptMessage): TranscriptMessage {
   return {
     ...message,
-    versions: message.versions.map(({ spec: _spec, ...version }) =>
-      version.followers === undefined ? version : { ...version, followers: version.followers.map(hideSpecs) },
-    ),
+    versions: message.versions.map(({ spec: _spec, ...version }) => {
+      const hidden: MessageVersion = { ...version };
+      if (version.error !== undefined) hidden.error = hiddenProblem(version.error);
+      if (version.warnings !== undefined) hidden.warnings = version.warnings.map(hiddenProblem);
+      if (version.followers !== undefined) hidden.followers = version.followers.map(hideSpecs);
+      return hidden;
+    }),
   };
+}
+
+/**
+ * A failure or warning of a hidden model, without what would name it (a server's address, a model id, a backend's
+ * wording): only its code, until the vote reveals the rest.
+ */
+function hiddenProblem(problem: AppErrorShape): AppErrorShape {
+  return {
+    code: problem.code,
+    message: `this model’s reply failed (${problem.code}); the details show after the vote`,
+  };
+}
+
+/** A stream part as clients of a blind pair may see it. */
+function hidePart(part: StreamPart): StreamPart {
+  if (part.type === 'error') return { ...part, error: hiddenProblem(part.error) };
+  if (part.type === 'warning') return { ...part, warning: hiddenProblem(part.warning) };
+  return part;
+}
+
+/** A query as people typed it. */
+function queryLabel(query: Query): string {
+  return typeof query === 'string' ? query : JSON.stringify(query);
 }
 
 /**
@@ -147,6 +181,8 @@ function dependentsStart(messages: readonly TranscriptMessage[], index: number):
 export class SessionEngine {
   private readonly live = new Map<string, LiveSession>();
   private readonly loading = new Map<string, Promise<LiveSession>>();
+  /** Sessions leaving memory, until their last save and clean-up are done. */
+  private readonly retiring = new Map<string, Promise<void>>();
   private readonly now: () => number;
   private readonly random: (max: number) => number;
   private readonly stopWatching: () => void;
@@ -206,8 +242,23 @@ export class SessionEngine {
     }
     if (input.blind !== undefined) {
       if (input.kind !== 'pair') throw new AppError('invalid-input', 'only Pair has a blind mode');
-      const pool = [...new Map(input.blind.models.map((query) => [JSON.stringify(query), query])).values()];
-      if (pool.length < 2) throw new AppError('invalid-input', 'blind mode needs at least two models to draw from');
+      // Drawn from distinct models, as the votes name them (a name and its JSON spec are one model).
+      const byModel = new Map<string, Query>();
+      for (const query of input.blind.models) {
+        let spec;
+        try {
+          spec = resolveQuery(this.dependencies.registry, query).spec;
+        } catch (error) {
+          const problem = error instanceof AppError ? error : new AppError('no-match', String(error));
+          throw new AppError(problem.code, `${queryLabel(query)}: ${problem.message}`, problem.details);
+        }
+        const name = typeof spec.model_name === 'string' ? spec.model_name : queryLabel(query);
+        if (!byModel.has(name)) byModel.set(name, query);
+      }
+      const pool = [...byModel.values()];
+      if (pool.length < 2) {
+        throw new AppError('invalid-input', 'blind mode needs at least two different models to draw from');
+      }
       const first = this.random(pool.length);
       let second = this.random(pool.length - 1);
       if (second >= first) second += 1;
@@ -254,9 +305,11 @@ export class SessionEngine {
       saveTimer: null,
       saving: Promise.resolve(),
       savedAt: null,
+      saveAs: null,
       saveError: null,
       idleTimer: null,
       tasks: new Set(),
+      voting: false,
     };
   }
 
@@ -267,7 +320,11 @@ export class SessionEngine {
     if (live !== undefined) return live;
     let loading = this.loading.get(id);
     if (loading === undefined) {
-      loading = this.load(id).finally(() => this.loading.delete(id));
+      const retiring = this.retiring.get(id);
+      loading = (retiring ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => this.load(id))
+        .finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
     return loading;
@@ -394,7 +451,8 @@ export class SessionEngine {
     }
     this.assertIdle(live);
     if (text.trim() === '') throw new AppError('invalid-input', 'the message is empty');
-    const targets = to ?? [...live.participants.keys()];
+    // Each participant answers once, however often it is named.
+    const targets = [...new Set(to ?? live.participants.keys())];
     for (const target of targets) this.participantOf(live, target);
     const message = this.addMessage(live, userSpeaker, targets, typedVersion(text, this.now()));
     if (live.record.title === '') this.retitle(live, text);
@@ -624,20 +682,23 @@ export class SessionEngine {
       ),
     );
     if (!answered) throw new AppError('invalid-input', 'ask something first: both models must have answered');
+    if (live.voting) throw new AppError('conflict', 'a vote on this pair is being saved already');
     const [a, b] = live.record.participants as [ParticipantRecord, ParticipantRecord];
     const name = (participant: ParticipantRecord): string =>
-      typeof participant.spec?.model_name === 'string'
-        ? participant.spec.model_name
-        : typeof participant.query === 'string'
-          ? participant.query
-          : JSON.stringify(participant.query);
-    await this.dependencies.votes?.add({
-      session_id: id,
-      at: new Date(this.now()).toISOString(),
-      a: name(a),
-      b: name(b),
-      winner,
-    });
+      typeof participant.spec?.model_name === 'string' ? participant.spec.model_name : queryLabel(participant.query);
+    // Marked before the first await: a second click while the vote is saved is refused, not counted twice.
+    live.voting = true;
+    try {
+      await this.dependencies.votes?.add({
+        session_id: id,
+        at: new Date(this.now()).toISOString(),
+        a: name(a),
+        b: name(b),
+        winner,
+      });
+    } finally {
+      live.voting = false;
+    }
     live.record.blind = { revealed: true, vote: winner };
     this.touch(live);
     this.emitSnapshot(live);
@@ -719,12 +780,20 @@ export class SessionEngine {
         });
         return this.versionOf(live, messageId);
       } finally {
-        live.replies.delete(participant.id);
-        const history = historyFor(participant.id, live.record.messages, participant.config.system);
-        participant.context = await participant.measure(history).catch(() => participant.context);
-        this.setStatus(live, participant, 'idle');
+        // Idle and free in one step (no await between), so that no other reply can start in between and be
+        // marked idle by this one; the context meter is measured afterwards (tokenizing may take a while).
+        if (live.replies.get(participant.id) === controller) {
+          live.replies.delete(participant.id);
+          this.setStatus(live, participant, 'idle');
+        }
         this.markDirty(live, true);
         this.scheduleEviction(live);
+        const history = historyFor(participant.id, live.record.messages, participant.config.system);
+        const meter = await participant.measure(history).catch(() => null);
+        if (meter !== null && !live.replies.has(participant.id)) {
+          participant.context = meter;
+          this.emit(live, { type: 'participant', participant: this.participantView(live, participant) });
+        }
       }
     })();
     return this.track(live, work);
@@ -742,7 +811,7 @@ export class SessionEngine {
     versions[message.current] = applyStreamPart(currentVersion(message), part, at);
     live.record.messages[index] = { ...message, versions };
     live.record.updated_at = new Date(at).toISOString();
-    this.emit(live, { type: 'part', message_id: messageId, part, at });
+    this.emit(live, { type: 'part', message_id: messageId, part: isHidden(live.record) ? hidePart(part) : part, at });
     this.markDirty(live, false);
   }
 
@@ -811,7 +880,8 @@ export class SessionEngine {
   }
 
   private touch(live: LiveSession): void {
-    live.record.updated_at = new Date(this.now()).toISOString();
+    const previous = Date.parse(live.record.updated_at);
+    live.record.updated_at = new Date(Math.max(this.now(), Number.isNaN(previous) ? 0 : previous + 1)).toISOString();
   }
 
   private retitle(live: LiveSession, text: string): void {
@@ -895,7 +965,8 @@ export class SessionEngine {
       status: live.status.get(participant.id) ?? 'idle',
       ...(participant.error === null ? {} : { error: participant.error }),
       registry_changed: !hidden && participant.registryChanged,
-      context: participant.context,
+      // A context size can tell models apart: hidden until the vote, the tokens used are not.
+      context: hidden ? { ...participant.context, size: null } : participant.context,
       hidden,
     };
   }
@@ -914,6 +985,8 @@ export class SessionEngine {
   // ---- saving and memory -----------------------------------------------------------------------------------------
 
   private markDirty(live: LiveSession, now: boolean): void {
+    // Every change moves updated_at on (strictly), so that another process's save check sees it.
+    this.touch(live);
     if (this.dependencies.store === undefined || live.record.messages.length === 0) return;
     live.dirty = true;
     if (now) {
@@ -936,17 +1009,29 @@ export class SessionEngine {
     live.saving = live.saving.then(async () => {
       if (!live.dirty) return;
       live.dirty = false;
+      const record = structuredClone(live.record);
+      if (live.saveAs !== null) Object.assign(record, live.saveAs);
       try {
-        const record = structuredClone(live.record);
-        // Only over the version this process knows: another process's changes are reported, never overwritten.
+        // Only over the version this process knows: another process's changes are never overwritten.
         await store.save(record, { ifUpdatedAt: live.savedAt });
         live.savedAt = record.updated_at;
-        if (live.saveError !== null) {
+        if (live.saveAs === null && live.saveError !== null) {
           live.saveError = null;
           this.emitSnapshot(live);
         }
       } catch (error) {
         live.dirty = true;
+        if (error instanceof AppError && error.code === 'conflict' && live.saveAs === null) {
+          // Another window or process changed the file: this version goes on as a copy of its own, saved now.
+          live.saveAs = { id: newSessionId(new Date(this.now())), title: `${record.title || 'Untitled'} (your copy)` };
+          live.savedAt = null;
+          live.saveError =
+            'Another clemplay window or process changed this conversation on disk. Your version is kept as a ' +
+            `separate conversation, “${live.saveAs.title}”, and what you add here is saved there.`;
+          this.emitSnapshot(live);
+          this.saveNow(live);
+          return;
+        }
         live.saveError = error instanceof Error ? error.message : String(error);
         this.emitSnapshot(live);
       }
@@ -955,6 +1040,7 @@ export class SessionEngine {
 
   /** Resolves when every change made so far is on disk (or failed to save, which the session view reports). */
   async flush(id?: string): Promise<void> {
+    await (id === undefined ? Promise.all(this.retiring.values()) : this.retiring.get(id));
     const sessions =
       id === undefined ? [...this.live.values()] : [this.live.get(id)].filter((live) => live !== undefined);
     for (const live of sessions) {
@@ -987,14 +1073,28 @@ export class SessionEngine {
     live.idleTimer.unref?.();
   }
 
-  private async retire(live: LiveSession): Promise<void> {
+  private retire(live: LiveSession): Promise<void> {
+    const id = live.record.id;
     this.cancelEviction(live);
-    live.dialogue?.abort();
-    for (const controller of live.replies.values()) controller.abort();
-    await Promise.allSettled([...live.tasks]);
-    await this.flush(live.record.id);
-    if (this.live.get(live.record.id) === live) this.live.delete(live.record.id);
-    await Promise.all([...live.participants.values()].map((participant) => participant.dispose()));
+    // Out of `live` first: whoever opens it meanwhile waits for this, then loads what was saved.
+    if (this.live.get(id) === live) this.live.delete(id);
+    const retiring = (async () => {
+      live.dialogue?.abort();
+      for (const controller of live.replies.values()) controller.abort();
+      await Promise.allSettled([...live.tasks]);
+      if (live.saveTimer !== null) {
+        clearTimeout(live.saveTimer);
+        live.saveTimer = null;
+        this.saveNow(live);
+      }
+      await live.saving;
+      await Promise.all([...live.participants.values()].map((participant) => participant.dispose()));
+    })();
+    const done = retiring.finally(() => {
+      if (this.retiring.get(id) === done) this.retiring.delete(id);
+    });
+    this.retiring.set(id, done);
+    return done;
   }
 
   private checkOpen(): void {
@@ -1007,5 +1107,6 @@ export class SessionEngine {
     this.disposed = true;
     this.stopWatching();
     await Promise.all([...this.live.values()].map((live) => this.retire(live)));
+    await Promise.all(this.retiring.values());
   }
 }
