@@ -105,6 +105,11 @@ test.describe('Chat in Chromium', () => {
     await reply.getByTestId('message-regenerate').click();
     await expect(reply.getByTestId('message-version')).toHaveText('2/2');
     await page.getByTestId('message-user').getByTestId('message-edit').click();
+    // A refused edit keeps the edit open with what was typed.
+    await page.getByTestId('message-edit-input').fill('   ');
+    await page.getByTestId('message-edit-send').click();
+    await expect(page.getByTestId('chat-error')).toContainText('the message is empty');
+    await expect(page.getByTestId('message-edit-input')).toHaveValue('   ');
     await page.getByTestId('message-edit-input').fill('changed');
     await page.getByTestId('message-edit-send').click();
     await expect(reply.locator('.message-text')).toHaveText('changed');

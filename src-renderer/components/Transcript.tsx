@@ -83,20 +83,24 @@ export function ContextMeter({ meter }: { meter: Meter }) {
 /** What a transcript can do to its messages; an action left out is not offered. */
 export interface TranscriptActions {
   regenerate?(message: TranscriptMessage): void;
-  edit?(message: TranscriptMessage, text: string): void;
+  /** Resolves true once the edit was accepted (the form keeps the text until then). */
+  edit?(message: TranscriptMessage, text: string): Promise<boolean>;
   selectVersion?(message: TranscriptMessage, version: number): void;
-  answer?(participantId: string, text: string): void;
+  /** Resolves true once the answer was taken (the box keeps the text until then). */
+  answer?(participantId: string, text: string): Promise<boolean>;
 }
 
-function HumanAnswer({ onAnswer, testIdPrefix }: { onAnswer(text: string): void; testIdPrefix: string }) {
+function HumanAnswer({ onAnswer, testIdPrefix }: { onAnswer(text: string): Promise<boolean>; testIdPrefix: string }) {
   const [answer, setAnswer] = useState('');
   return (
     <form
       className="row"
       onSubmit={(event) => {
         event.preventDefault();
-        onAnswer(answer);
-        setAnswer('');
+        // Cleared only once taken: an answer that fails stays in the box.
+        void onAnswer(answer).then((taken) => {
+          if (taken) setAnswer('');
+        });
       }}
     >
       <span className="muted">Your turn as the human player:</span>
@@ -189,8 +193,9 @@ const MessageItem = memo(
             className="stack"
             onSubmit={(event) => {
               event.preventDefault();
-              actions.edit?.(message, editing);
-              setEditing(null);
+              void actions.edit?.(message, editing).then((taken) => {
+                if (taken) setEditing(null);
+              });
             }}
           >
             <textarea
@@ -220,7 +225,10 @@ const MessageItem = memo(
         )}
         {version.status === 'stopped' && <div className="muted">(stopped)</div>}
         {version.human_request !== undefined && actions.answer !== undefined && (
-          <HumanAnswer testIdPrefix={testIdPrefix} onAnswer={(text) => actions.answer?.(message.speaker, text)} />
+          <HumanAnswer
+            testIdPrefix={testIdPrefix}
+            onAnswer={(text) => actions.answer?.(message.speaker, text) ?? Promise.resolve(false)}
+          />
         )}
         {kind === 'assistant' && <ReplyStats version={version} hidden={participant?.hidden === true} />}
         {!busy && editing === null && (

@@ -225,9 +225,9 @@ export function ChatPage() {
                 testId="chat-messages"
                 actions={{
                   regenerate: (message) => void store().regenerate(session.id, message.id),
-                  edit: (message, text) => void store().edit(session.id, message.id, text),
+                  edit: (message, text) => store().edit(session.id, message.id, text),
                   selectVersion: (message, version) => void store().selectVersion(session.id, message.id, version),
-                  answer: (participantId, text) => void store().humanReply(session.id, participantId, text),
+                  answer: (participantId, text) => store().humanReply(session.id, participantId, text),
                 }}
               />
             </>

@@ -80,7 +80,7 @@ function EpisodeView({
   status: EpisodeStatus | 'incomplete';
   players: RunPlayer[];
   messages: TranscriptMessage[];
-  onAnswer?(player: string, text: string): void;
+  onAnswer?(player: string, text: string): Promise<boolean>;
 }) {
   const session = useMemo(() => episodeSession(title, players, messages), [title, players, messages]);
   return (
@@ -320,7 +320,7 @@ function RunPanel({ id, onOpenEpisode }: { id: string; onOpenEpisode(place: Epis
           status={episode.status}
           players={episode.players}
           messages={episode.messages}
-          onAnswer={(player, text) => void store().humanReply(id, player, text)}
+          onAnswer={(player, text) => store().humanReply(id, player, text)}
         />
       )}
     </section>

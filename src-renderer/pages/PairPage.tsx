@@ -153,7 +153,7 @@ function Pane({ session, side, busy }: { session: SessionView; side: 'a' | 'b'; 
         actions={{
           regenerate: (message) => void store().regenerate(session.id, message.id),
           selectVersion: (message, version) => void store().selectVersion(session.id, message.id, version),
-          answer: (participantId, text) => void store().humanReply(session.id, participantId, text),
+          answer: (participantId, text) => store().humanReply(session.id, participantId, text),
         }}
       />
     </div>
@@ -368,7 +368,7 @@ export function PairPage() {
             session={session}
             busy={busy}
             testId="dialogue-transcript"
-            actions={{ answer: (participantId, text) => void store().humanReply(session.id, participantId, text) }}
+            actions={{ answer: (participantId, text) => store().humanReply(session.id, participantId, text) }}
           />
         </div>
       )}
