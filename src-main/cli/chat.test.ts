@@ -144,6 +144,19 @@ describe('clemplay chat', () => {
     expect(replies.map((reply) => reply.text)).toEqual(['Hello there, friend.', 'Second reply.']);
   });
 
+  it('puts each reply of an interactive session on its own line', async () => {
+    const run = await clemplay(['chat', 'scripted', '--registry', registry], 'hi\nand again\n');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('Hello there, friend.\nSecond reply.\n');
+  });
+
+  it('refuses a temperature outside 0..2 before sending anything', async () => {
+    const run = await clemplay(['pair', 'alpha', 'beta', 'hi', '--temperature', '5', '--registry', registry]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('temperature must be at most 2');
+    expect(run.stdout).toBe('');
+  });
+
   it('lets a person answer on the terminal for the human backend', async () => {
     const run = await clemplay(['chat', 'human', 'your move?', '--json'], 'e4\n');
     expect(run.status).toBe(0);

@@ -1,5 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { FinishReason, GenerationOptions, Usage } from '../../src-shared/chat.js';
 import { applySessionEvent, type SessionView } from '../../src-shared/conversation/session.js';
 import { currentVersion, type MessageVersion } from '../../src-shared/conversation/transcript.js';
@@ -8,7 +8,14 @@ import type { JsonObject } from '../../src-shared/json.js';
 import { SessionEngine, type CreateSessionInput } from '../conversation/session-engine.js';
 import type { AppServices } from '../services.js';
 import { exitCodeFor } from './exit-codes.js';
-import { collect, registryOption, servicesForCommand } from './options.js';
+import {
+  collect,
+  maxTokensOption,
+  numberOption,
+  registryOption,
+  servicesForCommand,
+  temperatureOption,
+} from './options.js';
 import { lineReader, terminalHuman } from './terminal-input.js';
 
 /** The outcome of one reply, as `--json` prints it. */
@@ -40,16 +47,6 @@ export function statsLine(version: MessageVersion): string {
     `${rate === null || rate === undefined ? '–' : rate.toFixed(1)} tokens/s, ` +
     `time to first token ${first === null || first === undefined ? '–' : `${Math.round(first)} ms`}`
   );
-}
-
-function parseNumber(name: string, integer: boolean) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (value.trim() === '' || !Number.isFinite(number) || (integer && !Number.isInteger(number))) {
-      throw new InvalidArgumentError(`${name} must be a${integer ? ' whole' : ''} number.`);
-    }
-    return number;
-  };
 }
 
 /**
@@ -170,8 +167,8 @@ function registerChat(program: Command): void {
     .argument('<query>', 'a model name or a JSON spec, resolved against the registry')
     .argument('[message]', 'the message to answer; without it, an interactive session (one message per line)')
     .option('-s, --system <text>', 'a system message')
-    .option('-t, --temperature <t>', 'sampling temperature, 0..2', parseNumber('temperature', false))
-    .option('-m, --max-tokens <n>', 'the most tokens to generate', parseNumber('max tokens', true))
+    .option('-t, --temperature <t>', 'sampling temperature, 0..2', temperatureOption)
+    .option('-m, --max-tokens <n>', 'the most tokens to generate', maxTokensOption)
     .option('--json', 'print one final JSON object {text, usage, finish_reason, error?} instead of streaming')
     .option(registryOption.flags, registryOption.description, collect)
     .action(async (query: string, message: string | undefined, options: ChatCommandOptions) => {
@@ -213,7 +210,8 @@ function registerChat(program: Command): void {
           if (line === null) break;
           if (line.trim() === '') continue;
           const result = await turn(line);
-          if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          // One line per reply: piped into a file, the replies do not run together.
+          process.stdout.write(options.json ? `${JSON.stringify(result)}\n` : '\n');
           if (result.error !== undefined)
             process.stderr.write(`error[${result.error.code}]: ${result.error.message}\n`);
         }
@@ -238,8 +236,8 @@ function registerPair(program: Command): void {
     .argument('<b>', 'model B: a model name or a JSON spec')
     .argument('<messages...>', 'the messages, sent in order to both models')
     .option('-s, --system <text>', 'a system message for both')
-    .option('-t, --temperature <t>', 'sampling temperature, 0..2', parseNumber('temperature', false))
-    .option('-m, --max-tokens <n>', 'the most tokens to generate per reply', parseNumber('max tokens', true))
+    .option('-t, --temperature <t>', 'sampling temperature, 0..2', temperatureOption)
+    .option('-m, --max-tokens <n>', 'the most tokens to generate per reply', maxTokensOption)
     .option('--json', 'print one JSON object {a: {spec, turns}, b: {spec, turns}} instead of text blocks')
     .option(registryOption.flags, registryOption.description, collect)
     .action(async (a: string, b: string, messages: string[], options: PairCommandOptions) => {
@@ -311,10 +309,14 @@ function registerDialogue(program: Command): void {
     .argument('<a>', 'model A: a model name or a JSON spec')
     .argument('<b>', 'model B: a model name or a JSON spec')
     .argument('<opening>', 'the opening message, sent to A')
-    .requiredOption('-n, --turns <n>', 'replies in all (A, B, A, …), 1..1000', parseNumber('turns', true))
+    .requiredOption(
+      '-n, --turns <n>',
+      'replies in all (A, B, A, …), 1..1000',
+      numberOption('turns', { integer: true, minimum: 1, maximum: 1000 }),
+    )
     .option('--system-a <text>', 'a system message for A')
     .option('--system-b <text>', 'a system message for B')
-    .option('-m, --max-tokens <n>', 'the most tokens to generate per reply', parseNumber('max tokens', true))
+    .option('-m, --max-tokens <n>', 'the most tokens to generate per reply', maxTokensOption)
     .option('--json', 'print one JSON object {transcript, a: {spec}, b: {spec}} instead of streaming')
     .option(registryOption.flags, registryOption.description, collect)
     .action(async (a: string, b: string, opening: string, options: DialogueCommandOptions) => {

@@ -8,7 +8,7 @@ import { findAppRoot } from '../paths.js';
 const root = findAppRoot();
 
 describe('clemplay folders', () => {
-  it('lists where settings, chats, models and results are', () => {
+  it('lists where settings, conversations, models and results are', () => {
     const base = mkdtempSync(join(tmpdir(), 'clemplay-folders-cli-'));
     const result = spawnSync(process.execPath, [join(root, 'bin', 'clemplay.mjs'), 'folders'], {
       cwd: base,
@@ -24,7 +24,7 @@ describe('clemplay folders', () => {
     expect(result.status).toBe(0);
     expect(result.stdout.split('\n')).toEqual([
       `config   ${join(base, 'config', 'clemplay')}  (settings.json, model_registry.json, credentials.json)`,
-      `data     ${join(base, 'data', 'clemplay')}  (chats/)`,
+      `data     ${join(base, 'data', 'clemplay')}  (sessions/, votes.json)`,
       `models   ${join(base, 'data', 'clemplay', 'models')}`,
       `results  ${join(base, 'data', 'clemplay', 'results')}`,
       '',

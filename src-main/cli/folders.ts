@@ -17,7 +17,7 @@ export function registerFoldersCommand(program: Command): void {
         }
         const rows: Array<[string, string]> = [
           ['config', `${folders.config}  (settings.json, model_registry.json, credentials.json)`],
-          ['data', `${folders.data}  (chats/)`],
+          ['data', `${folders.data}  (sessions/, votes.json)`],
           ...folders.models.map((folder, index): [string, string] => [
             index === 0 ? 'models' : '',
             index === 0 && folders.models.length > 1 ? `${folder}  (downloads go here)` : folder,

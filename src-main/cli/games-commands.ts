@@ -10,7 +10,7 @@ import { evaluateResults, readEpisodeScores, transcribeResults } from '../games/
 import { executeRun, planRun, type RunSummary } from '../games/runner.js';
 import { findAppRoot } from '../paths.js';
 import { exitCodes } from './exit-codes.js';
-import { collect, numberOption, registryOption, servicesForCommand } from './options.js';
+import { collect, maxTokensOption, registryOption, servicesForCommand, temperatureOption } from './options.js';
 import { lineReader, terminalHuman } from './terminal-input.js';
 
 /** The results folder when none is given: `./results`, clembench's habit. */
@@ -133,16 +133,8 @@ function registerRun(program: Command): void {
     .option('--instances <file>', 'an instance file in clembench’s format instead of the game’s own (one game only)')
     .option('--results <dir>', 'the results folder', defaultResultsDir)
     .option(registryOption.flags, registryOption.description, collect)
-    .option(
-      '-t, --temperature <t>',
-      'sampling temperature for every model (default 0)',
-      numberOption('temperature', { minimum: 0 }),
-    )
-    .option(
-      '-l, --max-tokens <n>',
-      'the most tokens per answer',
-      numberOption('max tokens', { integer: true, minimum: 1 }),
-    )
+    .option('-t, --temperature <t>', 'sampling temperature for every model (default 0)', temperatureOption)
+    .option('-l, --max-tokens <n>', 'the most tokens per answer', maxTokensOption)
     .action(async (options: RunCommandOptions) => {
       const services = await servicesForCommand(options.registry);
       const controller = new AbortController();

@@ -73,14 +73,26 @@ export async function servicesForCommand(
 }
 
 /** A commander parser for a number option; `integer` asks for a whole number, `minimum` bounds it from below. */
-export function numberOption(name: string, { integer = false, minimum }: { integer?: boolean; minimum?: number } = {}) {
+export function numberOption(
+  name: string,
+  { integer = false, minimum, maximum }: { integer?: boolean; minimum?: number; maximum?: number } = {},
+) {
   return (value: string): number => {
     const number = Number(value);
     if (value.trim() === '' || !Number.isFinite(number) || (integer && !Number.isInteger(number))) {
       throw new InvalidArgumentError(`${name} must be a${integer ? ' whole' : ''} number.`);
     }
-    if (minimum !== undefined && number < minimum)
+    if (minimum !== undefined && number < minimum) {
       throw new InvalidArgumentError(`${name} must be at least ${minimum}.`);
+    }
+    if (maximum !== undefined && number > maximum) {
+      throw new InvalidArgumentError(`${name} must be at most ${maximum}.`);
+    }
     return number;
   };
 }
+
+/** The sampling temperature option's parser: 0..2, as the API takes it. */
+export const temperatureOption = numberOption('temperature', { minimum: 0, maximum: 2 });
+/** The max tokens option's parser: a whole number from 1. */
+export const maxTokensOption = numberOption('max tokens', { integer: true, minimum: 1 });
