@@ -9,7 +9,7 @@ import { describeFileError, errnoCode, parseJsonObject } from '../credentials/js
 import { writeFileAtomic, type AtomicWriteOptions } from '../files/atomic-write.js';
 import { withFileLock } from '../files/file-lock.js';
 import { isLegacyChat, legacyChatSchema, migrateLegacyChat } from './legacy-chat.js';
-import { describeParticipant, exportSessionJson, exportSessionMarkdown, redactSession } from './session-export.js';
+import { describeParticipant, redactSession } from './session-export.js';
 import { sessionIdPattern, sessionRecordSchema, type SessionRecord } from './session-schema.js';
 
 /** One line of {@link SessionStore.list}: a session, or a file in the folder that could not be read as one. */
@@ -293,15 +293,5 @@ export class SessionStore {
       }
     }
     throw new AppError('not-found', `There is no conversation ${id}.`, { id });
-  }
-
-  /** The session as JSON, with secret-named fields removed from its specs. */
-  async exportJson(id: string): Promise<string> {
-    return exportSessionJson(await this.get(id));
-  }
-
-  /** The session as Markdown. */
-  async exportMarkdown(id: string): Promise<string> {
-    return exportSessionMarkdown(await this.get(id));
   }
 }
