@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import { applyRunEvent, type RunView } from '../src-shared/games/run-view';
 import type { ApiClient, ApiInputs, ApiOutputs } from './api/client';
-import { describeError } from './api/describe-error';
+import { describeFailure as describe, followedItems } from './followed-items';
 
 /** The part of the API client the games store uses (tests pass a client over a real web host). */
 export type GamesApi = Pick<ApiClient, 'games'>;
@@ -63,35 +63,26 @@ export interface GamesStoreState {
   loadEpisode(place: EpisodePlace): Promise<SavedEpisodeTranscript | null>;
 }
 
-/** `code: message` of an API error, for display. */
-function describe(error: unknown): string {
-  const { code, message } = describeError(error);
-  return `${code}: ${message}`;
-}
-
 /**
  * The renderer's view of game runs in main: each watched run is one subscription whose events fold into a view with
  * the shared reducer (the one the run job keeps its own view with). Every action is one API call.
  */
 export function createGamesStore(client: GamesApi) {
-  const subscriptions = new Map<string, { watchers: number; unsubscribe(): void }>();
-
   return create<GamesStoreState>((set, get) => {
-    const entry = (id: string): RunEntry => get().runs[id] ?? { view: null, error: null };
-    const patch = (id: string, change: Partial<RunEntry>): void =>
-      set((state) => ({ runs: { ...state.runs, [id]: { ...entry(id), ...change } } }));
-
-    /** Runs one action on a run; its failure is kept on the run, success clears it. */
-    const act = async (id: string, action: () => Promise<unknown>): Promise<boolean> => {
-      try {
-        await action();
-        if (entry(id).error !== null) patch(id, { error: null });
-        return true;
-      } catch (error) {
-        patch(id, { error: describe(error) });
-        return false;
-      }
-    };
+    const items = followedItems<RunEntry>({
+      read: (id) => get().runs[id],
+      write: (id, entry) => set((state) => ({ runs: { ...state.runs, [id]: entry } })),
+      empty: () => ({ view: null, error: null }),
+      subscribe: (id) =>
+        client.games.subscribe.subscribe(
+          { id },
+          {
+            onData: ({ data }) => items.patch(id, { view: applyRunEvent(items.entry(id).view, data) }),
+            onError: (error) => items.patch(id, { error: describe(error) }),
+          },
+        ),
+    });
+    const act = items.act;
 
     return {
       games: null,
@@ -129,32 +120,7 @@ export function createGamesStore(client: GamesApi) {
         }
       },
 
-      watch(id) {
-        const existing = subscriptions.get(id);
-        if (existing !== undefined) {
-          existing.watchers += 1;
-        } else {
-          const subscription = client.games.subscribe.subscribe(
-            { id },
-            {
-              onData: ({ data }) => patch(id, { view: applyRunEvent(entry(id).view, data) }),
-              onError: (error) => patch(id, { error: describe(error) }),
-            },
-          );
-          subscriptions.set(id, { watchers: 1, unsubscribe: () => subscription.unsubscribe() });
-        }
-        let unwatched = false;
-        return () => {
-          if (unwatched) return;
-          unwatched = true;
-          const current = subscriptions.get(id);
-          if (current === undefined) return;
-          current.watchers -= 1;
-          if (current.watchers > 0) return;
-          subscriptions.delete(id);
-          current.unsubscribe();
-        };
-      },
+      watch: (id) => items.watch(id),
 
       stop: (id) => act(id, () => client.games.stop.mutate({ id })),
       resume: (id) => act(id, () => client.games.resume.mutate({ id })),

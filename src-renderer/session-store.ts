@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import { applySessionEvent, type SessionView, type VoteWinner } from '../src-shared/conversation/session';
 import type { ApiClient, ApiInputs, ApiOutputs } from './api/client';
-import { describeError } from './api/describe-error';
+import { describeFailure as describe, followedItems } from './followed-items';
 
 /** The part of the API client the session store uses (tests pass a client over a real web host). */
 export type SessionApi = Pick<ApiClient, 'sessions'>;
@@ -46,36 +46,27 @@ export interface SessionStoreState {
   refreshLeaderboard(): Promise<void>;
 }
 
-/** `code: message` of an API error, for display. */
-function describe(error: unknown): string {
-  const { code, message } = describeError(error);
-  return `${code}: ${message}`;
-}
-
 /**
  * The renderer's view of conversations in main: each watched session is one subscription whose events fold into a
  * view with the shared reducer (the same one the CLI and the tests use). Nothing conversational happens here: every
  * action is one API call, and its effect arrives as events.
  */
 export function createSessionStore(client: SessionApi) {
-  const subscriptions = new Map<string, { watchers: number; unsubscribe(): void }>();
-
   return create<SessionStoreState>((set, get) => {
-    const entry = (id: string): SessionEntry => get().sessions[id] ?? { view: null, error: null };
-    const patch = (id: string, change: Partial<SessionEntry>): void =>
-      set((state) => ({ sessions: { ...state.sessions, [id]: { ...entry(id), ...change } } }));
-
-    /** Runs one action on a session; its failure is kept on the session (once), success clears it. */
-    const act = async (id: string, action: () => Promise<unknown>): Promise<boolean> => {
-      try {
-        await action();
-        if (entry(id).error !== null) patch(id, { error: null });
-        return true;
-      } catch (error) {
-        patch(id, { error: describe(error) });
-        return false;
-      }
-    };
+    const items = followedItems<SessionEntry>({
+      read: (id) => get().sessions[id],
+      write: (id, entry) => set((state) => ({ sessions: { ...state.sessions, [id]: entry } })),
+      empty: () => ({ view: null, error: null }),
+      subscribe: (id) =>
+        client.sessions.subscribe.subscribe(
+          { id },
+          {
+            onData: ({ data }) => items.patch(id, { view: applySessionEvent(items.entry(id).view, data) }),
+            onError: (error) => items.patch(id, { error: describe(error) }),
+          },
+        ),
+    });
+    const act = items.act;
 
     return {
       sessions: {},
@@ -84,35 +75,7 @@ export function createSessionStore(client: SessionApi) {
       leaderboard: null,
       error: null,
 
-      watch(id) {
-        const existing = subscriptions.get(id);
-        if (existing !== undefined) {
-          existing.watchers += 1;
-        } else {
-          const subscription = client.sessions.subscribe.subscribe(
-            { id },
-            {
-              onData: ({ data }) => {
-                const view = applySessionEvent(entry(id).view, data);
-                patch(id, { view });
-              },
-              onError: (error) => patch(id, { error: describe(error) }),
-            },
-          );
-          subscriptions.set(id, { watchers: 1, unsubscribe: () => subscription.unsubscribe() });
-        }
-        let unwatched = false;
-        return () => {
-          if (unwatched) return;
-          unwatched = true;
-          const current = subscriptions.get(id);
-          if (current === undefined) return;
-          current.watchers -= 1;
-          if (current.watchers > 0) return;
-          subscriptions.delete(id);
-          current.unsubscribe();
-        };
-      },
+      watch: (id) => items.watch(id),
 
       async create(input) {
         try {
@@ -148,8 +111,7 @@ export function createSessionStore(client: SessionApi) {
       async remove(id) {
         const done = await act(id, () => client.sessions.delete.mutate({ id }));
         if (done) {
-          subscriptions.get(id)?.unsubscribe();
-          subscriptions.delete(id);
+          items.forget(id);
           set((state) => {
             const { [id]: _removed, ...rest } = state.sessions;
             return { sessions: rest, list: state.list.filter((item) => item.id !== id) };
