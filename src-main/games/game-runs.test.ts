@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentVersion, gameMasterSpeaker } from '../../src-shared/conversation/transcript.js';
@@ -149,6 +149,10 @@ describe('game runs as jobs', () => {
     });
     await expect(services.games.resume(run.id)).rejects.toMatchObject({ code: 'conflict' });
     await services.games.stop(run.id);
+    // A double click on Resume plays the run once: the second is refused while the first chooses its instances.
+    const twice = await Promise.allSettled([services.games.resume(run.id), services.games.resume(run.id)]);
+    expect(twice.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    await services.games.stop(run.id);
   });
 });
 
@@ -276,6 +280,12 @@ describe('earlier runs of the results folder', () => {
     const replay = await follow(again.id, ended);
     expect(replay.view.progress).toMatchObject({ total: 0, skipped: 3, played: 0 });
     await expect(services.games.resumeSaved('no-such-folder')).rejects.toMatchObject({ code: 'not-found' });
+    // A run.json whose request is not one clemplay takes (edited by hand) is listed, but not played again.
+    const runFile = join(services.resultsDir, 'programmatic-t0.5', 'run.json');
+    const data = JSON.parse(readFileSync(runFile, 'utf8')) as { request: Record<string, unknown> };
+    writeFileSync(runFile, JSON.stringify({ ...data, request: { ...data.request, games: ['../../etc'] } }));
+    const edited = (await services.games.list()).saved.find((entry) => entry.folder === 'programmatic-t0.5');
+    expect(edited?.request).toBeNull();
     expect(existsSync(join(services.resultsDir, 'programmatic-t0.5', 'run.json'))).toBe(true);
   });
 });

@@ -85,6 +85,8 @@ interface LiveRun {
   events: EventLog<RunEvent>;
   controller: AbortController | null;
   task: Promise<void> | null;
+  /** A resume is choosing its instances (before it plays): a second resume meanwhile is refused. */
+  resuming: boolean;
 }
 
 function newRunId(now: number): string {
@@ -171,6 +173,7 @@ export class GameRuns {
       events: new EventLog<RunEvent>(),
       controller: null,
       task: null,
+      resuming: false,
       view: {
         id,
         created_at: created,
@@ -279,10 +282,18 @@ export class GameRuns {
   async resume(id: string): Promise<RunView> {
     this.checkOpen();
     const live = this.get(id);
-    if (live.controller !== null) throw new AppError('conflict', `The run ${id} is still playing: stop it first.`);
-    const plan = await this.plan(live.request);
-    this.emit(live, { type: 'status', status: 'running', at: this.now() });
-    this.launch(live, plan);
+    if (live.controller !== null || live.resuming) {
+      throw new AppError('conflict', `The run ${id} is still playing: stop it first.`);
+    }
+    // Marked before the first await: a double click resumes once.
+    live.resuming = true;
+    try {
+      const plan = await this.plan(live.request);
+      this.emit(live, { type: 'status', status: 'running', at: this.now() });
+      this.launch(live, plan);
+    } finally {
+      live.resuming = false;
+    }
     return live.view;
   }
 

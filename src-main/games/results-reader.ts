@@ -16,6 +16,7 @@ import { renderTranscript } from '../../src-shared/games/transcript.js';
 import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
 import { errnoCode } from '../credentials/json-file.js';
 import type { SavedRunRequest } from './results-files.js';
+import { savedRunRequestSchema } from './run-request.js';
 
 /** An episode folder of a results folder: `<models>/<game>/<experiment>/<instance>/`. */
 export interface EpisodeFolder {
@@ -258,6 +259,12 @@ function isoOrNull(value: unknown): string | null {
   return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : null;
 }
 
+/** A run.json's request, when it is one (a file edited by hand or by another tool is only shown, not played). */
+function savedRequestOf(value: unknown): SavedRunRequest | null {
+  const parsed = savedRunRequestSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
 /** The runs of a results folder (one per models folder with a run.json), newest first; none when it does not exist. */
 export async function listSavedRuns(resultsDir: string): Promise<SavedRun[]> {
   let folders: string[];
@@ -295,7 +302,8 @@ export async function listSavedRuns(resultsDir: string): Promise<SavedRun[]> {
       last_run: times.at(-1) ?? null,
       games: Object.keys(games),
       models,
-      request: isJsonObject(data.request) ? (data.request as unknown as SavedRunRequest) : null,
+      // From disk: played again only when it is a request clemplay would take from the API.
+      request: savedRequestOf(data.request),
     });
   }
   return runs.sort((a, b) => (b.last_run ?? '').localeCompare(a.last_run ?? ''));

@@ -1,10 +1,8 @@
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
-import { queryInput } from '../schemas.js';
+import { gameNameSchema, runRequestSchema } from '../../games/run-request.js';
 import { procedure, router } from '../trpc.js';
 
-/** A game's name, as `games.list` gives it. */
-const gameName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a game name such as "taboo"');
 /** One folder name of the results folder's layout: no path separator, never `.` or `..`, so it stays inside. */
 const folderName = z
   .string()
@@ -29,19 +27,7 @@ export const gamesRouter = router({
    * the first `instances` of each, or the `instance_ids` given; temperature (default 0) and max tokens. Returns once
    * the models are resolved and the instances chosen; the run plays on in main.
    */
-  start: procedure
-    .input(
-      z.strictObject({
-        games: z.array(gameName).min(1).max(10),
-        models: z.array(queryInput).min(1).max(2),
-        experiments: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
-        instance_ids: z.array(z.number().int().nonnegative()).min(1).max(10_000).optional(),
-        instances: z.number().int().min(1).max(100_000).optional(),
-        temperature: z.number().min(0).max(2).optional(),
-        max_tokens: z.number().int().min(1).max(1_000_000).optional(),
-      }),
-    )
-    .mutation(({ ctx, input }) => ctx.services.games.start(input)),
+  start: procedure.input(runRequestSchema).mutation(({ ctx, input }) => ctx.services.games.start(input)),
 
   /** This process's runs (newest first) and the earlier runs of the results folder (one per models folder). */
   runs: procedure.query(({ ctx }) => ctx.services.games.list()),
@@ -86,7 +72,7 @@ export const gamesRouter = router({
    * quality score and clemscore per game, each folder's overall clemscore, and every episode's outcome.
    */
   results: procedure
-    .input(z.object({ folders: z.array(folderName).min(1).max(50), games: z.array(gameName).max(10).optional() }))
+    .input(z.object({ folders: z.array(folderName).min(1).max(50), games: z.array(gameNameSchema).max(10).optional() }))
     .query(({ ctx, input }) => ctx.services.games.results(input.folders, input.games)),
 
   /** One episode of the results folder as a transcript (its interactions.json). */
