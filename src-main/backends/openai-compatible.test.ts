@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { StreamPart } from '../../src-shared/chat.js';
+import { StreamPartBatch, type StreamPart } from '../../src-shared/chat.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import {
   startFakeOpenAIServer,
@@ -70,16 +70,9 @@ function textOf(parts: readonly StreamPart[]): string {
  * so how the text is split depends on how the bytes arrived, and only the text and the order of kinds are fixed.
  */
 function joinDeltas(parts: readonly StreamPart[]): StreamPart[] {
-  const joined: StreamPart[] = [];
-  for (const part of parts) {
-    const last = joined.at(-1);
-    if ((part.type === 'text-delta' || part.type === 'reasoning-delta') && last?.type === part.type) {
-      joined[joined.length - 1] = { type: part.type, text: last.text + part.text };
-    } else {
-      joined.push(part);
-    }
-  }
-  return joined;
+  const batch = new StreamPartBatch();
+  for (const part of parts) batch.add(part);
+  return batch.take();
 }
 
 function lastPart(parts: readonly StreamPart[]): StreamPart | undefined {

@@ -5,7 +5,13 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 
-import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
+import {
+  StreamPartBatch,
+  type ChatMessage,
+  type GenerationOptions,
+  type StreamPart,
+  type Usage,
+} from '../../src-shared/chat.js';
 import { AppError, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
 import { stripUrlCredentials } from '../../src-shared/secrets.js';
@@ -612,35 +618,9 @@ function parseChunk(data: string, headers: Headers): ChatCompletionChunk | 'done
     throw new SyntaxError(`expected a JSON object, got ${data.slice(0, 40)}`);
   }
   const error = (parsed as { error?: unknown }).error;
-  if (error !== undefined && error !== null && error !== false) throw new APIError(undefined, error, undefined, headers);
+  if (error !== undefined && error !== null && error !== false)
+    throw new APIError(undefined, error, undefined, headers);
   return parsed as ChatCompletionChunk;
-}
-
-/** The parts one network read makes: consecutive deltas of one kind merged into one part. */
-class PartBatch {
-  readonly parts: StreamPart[] = [];
-  private pending: { type: 'text-delta' | 'reasoning-delta'; pieces: string[] } | null = null;
-
-  delta(type: 'text-delta' | 'reasoning-delta', text: string): void {
-    if (this.pending?.type !== type) {
-      this.close();
-      this.pending = { type, pieces: [] };
-    }
-    this.pending.pieces.push(text);
-  }
-
-  /** The parts, deltas merged; the batch is empty afterwards. */
-  take(): StreamPart[] {
-    this.close();
-    return this.parts.splice(0);
-  }
-
-  private close(): void {
-    if (this.pending === null) return;
-    const { type, pieces } = this.pending;
-    this.parts.push({ type, text: pieces.length === 1 ? pieces[0]! : pieces.join('') });
-    this.pending = null;
-  }
 }
 
 /** A model of an OpenAI-style backend; one generation at a time or many, each with its own request. */
@@ -875,7 +855,7 @@ class OpenAIStyleModel implements Model {
       if (response.body === null) throw new StreamEndedEarlyError();
       reader = response.body.getReader();
       const decoder = new ServerSentEventDecoder();
-      const batch = new PartBatch();
+      const batch = new StreamPartBatch();
       let sawDone = false;
       let stopped = false;
 
