@@ -260,9 +260,12 @@ export async function main(): Promise<StreamBenchResult> {
       `${name}: median ${median(values).toFixed(1)} ms, worst ${Math.max(...values).toFixed(1)} ms (10 stops)`;
     console.log(stopLine('stop, abort → end: abort (in process)', stops.inProcess));
     console.log(stopLine('stop, sessions.stop over the web host → HTTP request closed', stops.webHost));
-    console.log(`path         chars/s  first text   parts   CPU ms per run: server  middle  client   (medians of ${runs})`);
+    console.log(
+      `path         chars/s  first text   parts   CPU ms per run: server  middle  client   (medians of ${runs})`,
+    );
     for (const item of measurements) {
-      const cpu = item.path === 'sdk-direct' || item.path === 'in-process' ? { ...item.cpuMs, client: NaN } : item.cpuMs;
+      const cpu =
+        item.path === 'sdk-direct' || item.path === 'in-process' ? { ...item.cpuMs, client: NaN } : item.cpuMs;
       console.log(
         `${item.path.padEnd(10)} ${Math.round(item.charactersPerSecond).toLocaleString('en').padStart(9)}` +
           `  ${item.firstTextMs.toFixed(1).padStart(7)} ms  ${String(item.parts).padStart(6)}` +

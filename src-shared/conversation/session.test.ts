@@ -70,13 +70,21 @@ describe('mergeSessionEvents', () => {
   });
 
   it.each([
-    ['other messages', part('m1', { type: 'text-delta', text: 'a' }, 1), part('m2', { type: 'text-delta', text: 'b' }, 2)],
+    [
+      'other messages',
+      part('m1', { type: 'text-delta', text: 'a' }, 1),
+      part('m2', { type: 'text-delta', text: 'b' }, 2),
+    ],
     [
       'text and reasoning',
       part('m1', { type: 'reasoning-delta', text: 'a' }, 1),
       part('m1', { type: 'text-delta', text: 'b' }, 2),
     ],
-    ['a delta and the end', part('m1', { type: 'text-delta', text: 'a' }, 1), part('m1', { type: 'end', reason: 'stop' }, 2)],
+    [
+      'a delta and the end',
+      part('m1', { type: 'text-delta', text: 'a' }, 1),
+      part('m1', { type: 'end', reason: 'stop' }, 2),
+    ],
     ['a part and another event', part('m1', { type: 'text-delta', text: 'a' }, 1), { type: 'session', title: 'x' }],
   ] satisfies Array<[string, SessionEvent, SessionEvent]>)('leaves %s apart', (_name, earlier, later) => {
     expect(mergeSessionEvents(earlier, later)).toBeNull();
