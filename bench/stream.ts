@@ -9,7 +9,9 @@
  *   session engine, event log, tRPC, JSON over the WebSocket) to an API client in the client process, as a browser is.
  *
  * The figure is the ratio of characters per second delivered: app / SDK (aim ≥ 0.9). Each process's CPU time per run
- * is printed too: on a shared machine it says where the work is when wall-clock figures wobble. Two more paths read
+ * is printed too: on a shared machine it says where the work is when wall-clock figures wobble, and the CPU time of
+ * all three processes together, SDK ÷ app, is what a saturated machine's rates would come to (waiting for a core adds
+ * to wall-clock time, not to CPU time). Two more paths read
  * the server from the middle process alone (two processes): the SDK, and the app's reply stream without the session
  * and the transport, which isolates the backend and the batching.
  *
@@ -58,6 +60,8 @@ export interface StreamBenchResult {
   ratio: number;
   /** in-process characters/s ÷ sdk-direct characters/s, two processes on each side. */
   inProcessRatio: number;
+  /** CPU milliseconds of the three processes per run, SDK path ÷ app path (above 1: the app path costs less). */
+  cpuRatio: number;
   /** Stop latencies in milliseconds: abort → end part in process, unsubscribe → HTTP request closed. */
   stopMilliseconds: { inProcess: number[]; webHost: number[] };
   headline: string;
@@ -251,6 +255,11 @@ export async function main(): Promise<StreamBenchResult> {
     const rate = (path: StreamPath): number => measurements.find((item) => item.path === path)!.charactersPerSecond;
     const ratio = rate('app') / rate('sdk');
     const inProcessRatio = rate('in-process') / rate('sdk-direct');
+    const totalCpu = (path: StreamPath): number => {
+      const { server, middle, client } = measurements.find((item) => item.path === path)!.cpuMs;
+      return server + middle + client;
+    };
+    const cpuRatio = totalCpu('sdk') / totalCpu('app');
     const stops = { inProcess: [] as number[], webHost: [] as number[] };
     for (let run = 0; run < 10; run++) {
       stops.inProcess.push(await stopInProcess());
@@ -275,10 +284,11 @@ export async function main(): Promise<StreamBenchResult> {
     const headline =
       `stream: ${tokens} tokens, three busy processes each side; SDK through a relay ` +
       `${Math.round(rate('sdk')).toLocaleString('en')} chars/s, app over the web host ` +
-      `${Math.round(rate('app')).toLocaleString('en')} chars/s; app/SDK = ${ratio.toFixed(2)} ` +
-      `(two processes, reply stream in process / SDK: ${inProcessRatio.toFixed(2)})`;
+      `${Math.round(rate('app')).toLocaleString('en')} chars/s; app/SDK = ${ratio.toFixed(2)}; CPU time of the ` +
+      `three processes, SDK/app = ${cpuRatio.toFixed(2)} (two processes, reply stream in process / SDK: ` +
+      `${inProcessRatio.toFixed(2)})`;
     console.log(headline);
-    return { tokens, runs, measurements, ratio, inProcessRatio, stopMilliseconds: stops, headline };
+    return { tokens, runs, measurements, ratio, inProcessRatio, cpuRatio, stopMilliseconds: stops, headline };
   } finally {
     reader.stop();
     remote.stop();
