@@ -617,9 +617,8 @@ function parseChunk(data: string, headers: Headers): ChatCompletionChunk | 'done
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new SyntaxError(`expected a JSON object, got ${data.slice(0, 40)}`);
   }
-  const error = (parsed as { error?: unknown }).error;
-  if (error !== undefined && error !== null && error !== false)
-    throw new APIError(undefined, error, undefined, headers);
+  const error: unknown = (parsed as { error?: unknown }).error;
+  if (error) throw new APIError(undefined, error, undefined, headers);
   return parsed as ChatCompletionChunk;
 }
 
@@ -920,7 +919,7 @@ class OpenAIStyleModel implements Model {
         if (failure !== undefined) throw failure.error;
         if (read.done) break;
       }
-      // The body may end quietly when its request is aborted; the read may not have seen it first.
+      // A stop or a timer that came while the last parts were being handed on wins over the server's own end.
       if (watchdog.reason !== undefined && !stopFilter.stopped) return yield* interrupted(watchdog.reason);
       if (finishReason === undefined) throw new StreamEndedEarlyError();
       yield* this.flush(filters, state);
