@@ -42,7 +42,7 @@ export async function main(): Promise<ApiBenchResult> {
   const host = await startWebHost({ services, rendererDir: folder });
   const server = await services.modelServer.start({ port: 0, apiKey });
   const client = await spawnRole<Record<string, never>>('client', { port: host.port, token: host.token });
-  const viaWebHost = async (): Promise<Sample> => JSON.parse(await client.ask('run')) as Sample;
+  const viaWebHost = async (): Promise<Sample> => JSON.parse(await client.ask('app')) as Sample;
   const viaApi = async (): Promise<Sample> => JSON.parse(await client.ask(`api ${server.url} ${apiKey}`)) as Sample;
 
   try {

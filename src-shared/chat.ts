@@ -51,6 +51,51 @@ export type StreamPart =
   | { type: 'error'; error: AppErrorShape; partial: boolean };
 
 /**
+ * Stream parts gathered in order, consecutive deltas of one kind joined into one part when taken — the one way parts
+ * that piled up are merged (a network read's tokens, a burst a busy consumer did not take yet). A delta costs a
+ * string in a list, not a part object or a concatenation of its own.
+ */
+export class StreamPartBatch {
+  private readonly parts: StreamPart[] = [];
+  private open: { type: 'text-delta' | 'reasoning-delta'; pieces: string[] } | null = null;
+
+  /** Whether nothing is waiting. */
+  get empty(): boolean {
+    return this.parts.length === 0 && this.open === null;
+  }
+
+  add(part: StreamPart): void {
+    if (part.type === 'text-delta' || part.type === 'reasoning-delta') this.delta(part.type, part.text);
+    else {
+      this.close();
+      this.parts.push(part);
+    }
+  }
+
+  /** A delta, without making a part for it. */
+  delta(type: 'text-delta' | 'reasoning-delta', text: string): void {
+    if (this.open?.type !== type) {
+      this.close();
+      this.open = { type, pieces: [] };
+    }
+    this.open.pieces.push(text);
+  }
+
+  /** Everything gathered, deltas joined; the batch is empty afterwards. */
+  take(): StreamPart[] {
+    this.close();
+    return this.parts.splice(0);
+  }
+
+  private close(): void {
+    if (this.open === null) return;
+    const { type, pieces } = this.open;
+    this.parts.push({ type, text: pieces.length === 1 ? pieces[0]! : pieces.join('') });
+    this.open = null;
+  }
+}
+
+/**
  * How a generation that failed before any output ends: if it was stopped, as a stop (usage so far, `end: abort`),
  * since a stop is the person's choice and not a failure; otherwise as the error.
  */

@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError, type TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { ZodError } from 'zod';
 import { AppError, toAppErrorShape, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
+import type { EventPace } from '../jobs/event-log.js';
 import type { AppServices } from '../services.js';
 
 /** How a client reached the API. */
@@ -10,6 +11,8 @@ export type Transport = 'ipc' | 'websocket' | 'in-process';
 export interface ApiContext {
   services: AppServices;
   transport: Transport;
+  /** How fast the caller's connection takes subscription events (the web host's sockets); none: as fast as made. */
+  pace?: EventPace;
 }
 
 /** Turns any thrown error, bad input included, into the closed `{ code, message, details }` shape clients show. */

@@ -5,7 +5,13 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 
-import type { ChatMessage, GenerationOptions, StreamPart, Usage } from '../../src-shared/chat.js';
+import {
+  StreamPartBatch,
+  type ChatMessage,
+  type GenerationOptions,
+  type StreamPart,
+  type Usage,
+} from '../../src-shared/chat.js';
 import { AppError, type AppErrorShape, type ErrorCode } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
 import { stripUrlCredentials } from '../../src-shared/secrets.js';
@@ -19,6 +25,7 @@ import {
   readSpecSetting,
   type StreamTextFilter,
 } from './options.js';
+import { ServerSentEventDecoder } from './server-sent-events.js';
 import { defaultRetryPolicy, parseRetryAfterMs, retryDelayMs, sleep, withRetries, type RetryPolicy } from './retry.js';
 import type { ApiKeyAnswer, Backend, BackendContext, GenerateRequest, Model } from './types.js';
 
@@ -591,14 +598,32 @@ interface GenerationState {
 
 type AttemptOutcome = { type: 'finished' } | ({ type: 'failed' } & MappedError);
 
+/** Where servers put reasoning: DeepSeek and older vLLM `reasoning_content`; Ollama, OpenRouter, newer vLLM `reasoning`. */
+const reasoningFields = ['reasoning_content', 'reasoning'] as const;
+
 function readReasoning(delta: ChatCompletionChunk.Choice.Delta): string | undefined {
-  // DeepSeek and older vLLM send `reasoning_content`; Ollama, OpenRouter and newer vLLM send `reasoning`.
-  const fields: Record<string, unknown> = { ...delta };
-  for (const key of ['reasoning_content', 'reasoning']) {
+  const fields = delta as unknown as Record<string, unknown>;
+  for (const key of reasoningFields) {
     const value = fields[key];
     if (typeof value === 'string' && value !== '') return value;
   }
   return undefined;
+}
+
+/**
+ * One event of the stream: a chunk, or the end marker `[DONE]`. Read as the SDK reads it — a chunk is not checked
+ * against a schema, only its fields are read with care — and an `error` object in its place (vLLM, mid-stream) is
+ * thrown as the SDK throws it, so errors map the same way.
+ */
+function parseChunk(data: string, headers: Headers): ChatCompletionChunk | 'done' {
+  if (data.startsWith('[DONE]')) return 'done';
+  const parsed: unknown = JSON.parse(data);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SyntaxError(`expected a JSON object, got ${data.slice(0, 40)}`);
+  }
+  const error: unknown = (parsed as { error?: unknown }).error;
+  if (error) throw new APIError(undefined, error, undefined, headers);
+  return parsed as ChatCompletionChunk;
 }
 
 /** A model of an OpenAI-style backend; one generation at a time or many, each with its own request. */
@@ -807,7 +832,7 @@ class OpenAIStyleModel implements Model {
     const connection = this.connection;
     const watchdog = new Watchdog(signal);
     watchdog.arm(connection.firstTokenTimeoutMs, 'first-token-timeout');
-    let iterator: AsyncIterator<ChatCompletionChunk> | undefined;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     let finishReason: 'stop' | 'length' | undefined;
     let receivedContent = state.contentDeltas > 0;
 
@@ -815,67 +840,90 @@ class OpenAIStyleModel implements Model {
       this.interrupted(reason, receivedContent, filters, state, errorPart);
 
     try {
+      // The SDK makes the request (headers, errors, timeouts); the body is read here, a network read at a time.
       const created = await watchdog.race(
-        client.chat.completions.create(body, {
-          signal: watchdog.controller.signal,
-          maxRetries: 0,
-          // Ours fires first; the SDK's is a backstop (it only covers the wait for headers).
-          timeout: Math.ceil(connection.firstTokenTimeoutMs) + 1000,
-          // Servers without keys get no Authorization header rather than a placeholder.
-          ...(apiKey === undefined ? { headers: { Authorization: null } } : {}),
-        }),
+        client.chat.completions
+          .create(body, {
+            signal: watchdog.controller.signal,
+            maxRetries: 0,
+            // Ours fires first; the SDK's is a backstop (it only covers the wait for headers).
+            timeout: Math.ceil(connection.firstTokenTimeoutMs) + 1000,
+            // Servers without keys get no Authorization header rather than a placeholder.
+            ...(apiKey === undefined ? { headers: { Authorization: null } } : {}),
+          })
+          .asResponse(),
       );
       if (created.interrupted) return yield* interrupted(created.reason);
-      iterator = created.value[Symbol.asyncIterator]();
+      const response = created.value;
+      if (response.body === null) throw new StreamEndedEarlyError();
+      reader = response.body.getReader();
+      const decoder = new ServerSentEventDecoder();
+      const batch = new StreamPartBatch();
+      let sawDone = false;
+      let stopped = false;
 
-      for (;;) {
-        // No race per chunk: aborting the watchdog's controller makes the SDK's read reject at once, and the catch
-        // below turns that into the interruption. Racing every chunk cost a promise and a listener each.
-        const next = await iterator.next();
+      while (!stopped) {
+        // No race per read: aborting the watchdog's controller makes the read reject at once, and the catch below
+        // turns that into the interruption.
+        const read = await reader.read();
         if (watchdog.reason !== undefined) return yield* interrupted(watchdog.reason);
-        if (next.done === true) break;
-        const chunk = next.value;
-        if (receivedContent) watchdog.arm(connection.stallTimeoutMs, 'stall-timeout');
-        if (chunk.usage !== undefined && chunk.usage !== null) {
-          state.serverUsage = {
-            input_tokens: chunk.usage.prompt_tokens ?? null,
-            output_tokens: chunk.usage.completion_tokens ?? null,
-          };
-        }
-        const choice = chunk.choices[0];
-        if (choice === undefined) continue;
-        // Some servers leave `delta` out of the final chunk, whatever the SDK's types say.
-        const delta = (choice.delta as ChatCompletionChunk.Choice.Delta | undefined) ?? {};
-        const reasoning = readReasoning(delta);
-        const content = (delta.content ?? '') + (delta.refusal ?? '');
-        if (reasoning !== undefined || content !== '') {
-          if (!receivedContent) {
-            receivedContent = true;
-            watchdog.arm(connection.stallTimeoutMs, 'stall-timeout');
-          }
-          state.contentDeltas += 1;
-        }
-        if (reasoning !== undefined) {
-          state.emittedContent = true;
-          yield { type: 'reasoning-delta', text: reasoning };
-        }
-        if (content !== '') {
-          let text = content;
-          for (const filter of filters) text = filter.push(text);
-          if (text !== '') {
-            state.emittedContent = true;
-            yield { type: 'text-delta', text };
-          }
-          if (stopFilter.stopped) {
-            finishReason = 'stop';
+        const events = read.done ? decoder.end() : decoder.push(read.value);
+        // Everything one read brought is handled together and leaves as one part per kind of text: per event, a
+        // fast server's stream would cost a part, an async hop and a merge for each token.
+        let failure: { error: unknown } | undefined;
+        for (const data of events) {
+          if (sawDone) break;
+          let chunk: ChatCompletionChunk | 'done';
+          try {
+            chunk = parseChunk(data, response.headers);
+          } catch (error) {
+            failure = { error };
             break;
           }
+          if (chunk === 'done') {
+            sawDone = true;
+            break;
+          }
+          if (chunk.usage !== undefined && chunk.usage !== null) {
+            state.serverUsage = {
+              input_tokens: chunk.usage.prompt_tokens ?? null,
+              output_tokens: chunk.usage.completion_tokens ?? null,
+            };
+          }
+          const choice = chunk.choices?.[0];
+          if (choice === undefined) continue;
+          // Some servers leave `delta` out of the final chunk, whatever the SDK's types say.
+          const delta = (choice.delta as ChatCompletionChunk.Choice.Delta | undefined) ?? {};
+          const reasoning = readReasoning(delta);
+          const content = (delta.content ?? '') + (delta.refusal ?? '');
+          if (reasoning !== undefined || content !== '') {
+            receivedContent = true;
+            state.contentDeltas += 1;
+          }
+          if (reasoning !== undefined) batch.delta('reasoning-delta', reasoning);
+          if (content !== '') {
+            let text = content;
+            for (const filter of filters) text = filter.push(text);
+            if (text !== '') batch.delta('text-delta', text);
+            if (stopFilter.stopped) {
+              finishReason = 'stop';
+              stopped = true;
+              break;
+            }
+          }
+          if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+            finishReason = choice.finish_reason === 'length' ? 'length' : 'stop';
+          }
         }
-        if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-          finishReason = choice.finish_reason === 'length' ? 'length' : 'stop';
+        if (receivedContent) watchdog.arm(connection.stallTimeoutMs, 'stall-timeout');
+        for (const part of batch.take()) {
+          state.emittedContent = true;
+          yield part;
         }
+        if (failure !== undefined) throw failure.error;
+        if (read.done) break;
       }
-      // The SDK ends a stream quietly when its request is aborted; the race may not have seen it first.
+      // A stop or a timer that came while the last parts were being handed on wins over the server's own end.
       if (watchdog.reason !== undefined && !stopFilter.stopped) return yield* interrupted(watchdog.reason);
       if (finishReason === undefined) throw new StreamEndedEarlyError();
       yield* this.flush(filters, state);
@@ -891,8 +939,8 @@ class OpenAIStyleModel implements Model {
       return { type: 'finished' };
     } finally {
       watchdog.dispose();
-      // Let the SDK's iterator clean up in the background; awaiting it could hang on a dead connection.
-      iterator?.return?.().catch(() => undefined);
+      // Let the body close in the background; awaiting it could hang on a dead connection.
+      reader?.cancel().catch(() => undefined);
     }
   }
 }

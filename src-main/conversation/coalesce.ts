@@ -1,4 +1,4 @@
-import type { StreamPart } from '../../src-shared/chat.js';
+import { StreamPartBatch, type StreamPart } from '../../src-shared/chat.js';
 
 /**
  * Re-streams parts, merging consecutive text (and reasoning) deltas that piled up since the last batch. A fast
@@ -7,7 +7,7 @@ import type { StreamPart } from '../../src-shared/chat.js';
  * event-loop turn.
  */
 export async function* coalesceDeltas(source: AsyncIterable<StreamPart>): AsyncGenerator<StreamPart> {
-  const queue: StreamPart[] = [];
+  const batch = new StreamPartBatch();
   const state: { finished: boolean; failure: { error: unknown } | null; wake: (() => void) | null } = {
     finished: false,
     failure: null,
@@ -19,7 +19,7 @@ export async function* coalesceDeltas(source: AsyncIterable<StreamPart>): AsyncG
       for (let count = 1; ; count++) {
         const next = await iterator.next();
         if (next.done) break;
-        queue.push(next.value);
+        batch.add(next.value);
         state.wake?.();
         // A source whose data is all buffered resolves every next() in microtasks and would starve the socket that
         // sends our batches; a turn of the event loop now and then lets the first text out early.
@@ -34,13 +34,13 @@ export async function* coalesceDeltas(source: AsyncIterable<StreamPart>): AsyncG
   })();
   try {
     for (;;) {
-      if (queue.length === 0) {
+      if (batch.empty) {
         if (state.finished) break;
         await new Promise<void>((resolve) => (state.wake = resolve));
         state.wake = null;
         continue;
       }
-      for (const part of merge(queue.splice(0))) yield part;
+      for (const part of batch.take()) yield part;
       // One event-loop turn before the next batch lets a fast source (a socket full of chunks, a local model) queue
       // what it has, so one message carries many deltas; a slow source loses only that turn (microseconds).
       if (!state.finished) await new Promise((resolve) => setImmediate(resolve));
@@ -51,21 +51,4 @@ export async function* coalesceDeltas(source: AsyncIterable<StreamPart>): AsyncG
     if (!state.finished) await iterator.return?.();
     await pump;
   }
-}
-
-function merge(parts: readonly StreamPart[]): StreamPart[] {
-  const merged: StreamPart[] = [];
-  for (const part of parts) {
-    const last = merged[merged.length - 1];
-    if (
-      last !== undefined &&
-      (part.type === 'text-delta' || part.type === 'reasoning-delta') &&
-      last.type === part.type
-    ) {
-      merged[merged.length - 1] = { type: part.type, text: last.text + part.text };
-    } else {
-      merged.push(part);
-    }
-  }
-  return merged;
 }

@@ -1,13 +1,14 @@
 import { randomInt } from 'node:crypto';
 
 import type { GenerationOptions, StreamPart } from '../../src-shared/chat.js';
-import type {
-  ParticipantStatus,
-  ParticipantView,
-  SessionEvent,
-  SessionKind,
-  SessionView,
-  VoteWinner,
+import {
+  mergeSessionEvents,
+  type ParticipantStatus,
+  type ParticipantView,
+  type SessionEvent,
+  type SessionKind,
+  type SessionView,
+  type VoteWinner,
 } from '../../src-shared/conversation/session.js';
 import {
   applyStreamPart,
@@ -23,7 +24,7 @@ import {
 } from '../../src-shared/conversation/transcript.js';
 import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import type { RegistryStack } from '../registry/registry-stack.js';
-import { EventLog, type TrackedEvent } from '../jobs/event-log.js';
+import { EventLog, type EventPace, type TrackedEvent } from '../jobs/event-log.js';
 import { resolveQuery, type ModelDependencies, type Query } from './open-model.js';
 import { Participant, type OverflowRule, type ParticipantConfig } from './participant.js';
 import {
@@ -300,7 +301,7 @@ export class SessionEngine {
       status: new Map(participants.map((participant) => [participant.id, 'idle'])),
       replies: new Map(),
       dialogue: null,
-      events: new EventLog<SessionEvent>(),
+      events: new EventLog<SessionEvent>({ merge: mergeSessionEvents }),
       dirty: false,
       saveTimer: null,
       saving: Promise.resolve(),
@@ -711,12 +712,14 @@ export class SessionEngine {
   /**
    * The session's events for one client: a snapshot first, then every change. Resuming after `lastEventId` (an id
    * this client got before its socket dropped) replays what it missed instead, when the engine still has it.
-   * Ends when `signal` aborts; the session and its replies go on.
+   * Deltas that pile up while `pace` says the client's socket is busy go out merged. Ends when `signal` aborts; the
+   * session and its replies go on.
    */
   async *subscribe(
     id: string,
     lastEventId: string | null | undefined,
     signal: AbortSignal,
+    pace?: EventPace,
   ): AsyncGenerator<TrackedSessionEvent> {
     const live = await this.open(id);
     this.cancelEviction(live);
@@ -725,6 +728,7 @@ export class SessionEngine {
       () => ({ type: 'snapshot', session: this.viewOf(live) }),
       signal,
       () => this.scheduleEviction(live),
+      pace,
     );
   }
 
@@ -910,7 +914,8 @@ export class SessionEngine {
   }
 
   private indexOf(live: LiveSession, messageId: string): number {
-    const index = live.record.messages.findIndex((message) => message.id === messageId);
+    // From the end: a streaming reply is almost always the last message, and this runs for every stream part.
+    const index = live.record.messages.findLastIndex((message) => message.id === messageId);
     if (index === -1) throw new AppError('not-found', `there is no message ${messageId} in this conversation`);
     return index;
   }

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -9,7 +10,7 @@ import { WebSocket } from 'ws';
 import { activeTickers } from '../api/routers/app.js';
 import { createTestServices } from '../testing/services.js';
 import { connectApiClient } from '../testing/api-client.js';
-import { apiPath, startWebHost, type WebHost } from './web-host.js';
+import { apiPath, socketPace, startWebHost, type WebHost } from './web-host.js';
 
 const rendererParent = mkdtempSync(join(tmpdir(), 'clemplay-host-'));
 const rendererDir = join(rendererParent, 'renderer');
@@ -261,5 +262,32 @@ describe('web host ports', () => {
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
+  });
+});
+
+describe('socketPace', () => {
+  it('is busy while the socket holds more than its high-water mark, until it drains', async () => {
+    // A socket whose other end does not read: what is written stays queued.
+    const socket = new PassThrough({ highWaterMark: 64 });
+    const pace = socketPace(socket);
+    expect(pace.busy()).toBeNull();
+    while (socket.write('x'.repeat(32)));
+    const busy = pace.busy();
+    expect(busy).not.toBeNull();
+    // Every subscriber of one socket waits for the same drain.
+    expect(pace.busy()).toBe(busy);
+    socket.resume();
+    await busy;
+    expect(pace.busy()).toBeNull();
+  });
+
+  it('stops being busy when the socket closes', async () => {
+    const socket = new PassThrough({ highWaterMark: 64 });
+    const pace = socketPace(socket);
+    while (socket.write('x'.repeat(32)));
+    const busy = pace.busy();
+    socket.destroy();
+    await busy;
+    expect(pace.busy()).toBeNull();
   });
 });

@@ -9,6 +9,7 @@ import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import { getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import { apiRouter } from '../api/router.js';
+import type { EventPace } from '../jobs/event-log.js';
 import { contentSecurityPolicy } from '../security/content-security-policy.js';
 import { listen, loopbackAddress } from './listen.js';
 import type { AppServices } from '../services.js';
@@ -251,6 +252,31 @@ async function serveFile(
   createReadStream(file).pipe(response);
 }
 
+/**
+ * A WebSocket client's pace: busy while its TCP socket holds more unsent than its high-water mark (a slow network, a
+ * client that stopped reading), until the socket drains or closes. Its subscriptions merge deltas meanwhile, so the
+ * stream adapts to what the connection carries instead of queueing one message per delta.
+ */
+export function socketPace(socket: Duplex): EventPace {
+  let draining: Promise<void> | null = null;
+  return {
+    busy() {
+      if (!socket.writableNeedDrain || socket.destroyed) return null;
+      draining ??= new Promise<void>((resolve) => {
+        const done = (): void => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          draining = null;
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+      return draining;
+    },
+  };
+}
+
 function refuseUpgrade(socket: Duplex, status: 401 | 403, reason: string): void {
   const text = status === 401 ? 'Unauthorized' : 'Forbidden';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
@@ -265,7 +291,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const handleConnection = getWSConnectionHandler({
     wss: webSockets,
     router: apiRouter,
-    createContext: () => ({ services: options.services, transport: 'websocket' as const }),
+    createContext: ({ req }) => ({
+      services: options.services,
+      transport: 'websocket' as const,
+      pace: socketPace(req.socket),
+    }),
   });
   webSockets.on('connection', handleConnection);
 

@@ -104,8 +104,11 @@ export type SessionEvent =
   | { type: 'message'; message: TranscriptMessage; at: number }
   /** Messages from this index on were set aside (with the version they followed). */
   | { type: 'truncate'; length: number; at: number }
-  /** A stream part of the current version of a message; `at` in milliseconds since the epoch. */
-  | { type: 'part'; message_id: string; part: StreamPart; at: number }
+  /**
+   * A stream part of the current version of a message; `at` in milliseconds since the epoch. Deltas merged for a slow
+   * reader ({@link mergeSessionEvents}) carry `since`, when the first of them arrived (the reply's first token time).
+   */
+  | { type: 'part'; message_id: string; part: StreamPart; at: number; since?: number }
   | { type: 'participant'; participant: ParticipantView }
   | { type: 'session'; title?: string; dialogue?: DialogueState; blind?: BlindState };
 
@@ -131,7 +134,7 @@ export function applySessionEvent(session: SessionView | null, event: SessionEve
     case 'part': {
       const messages = session.messages.map((message) =>
         message.id === event.message_id
-          ? withCurrentVersion(message, applyStreamPart(currentVersion(message), event.part, event.at))
+          ? withCurrentVersion(message, applyStreamPart(currentVersion(message), event.part, event.since ?? event.at))
           : message,
       );
       return { ...session, messages, updated_at: new Date(event.at).toISOString() };
@@ -148,6 +151,24 @@ export function applySessionEvent(session: SessionView | null, event: SessionEve
       return { ...session, ...change };
     }
   }
+}
+
+/**
+ * One event saying what `earlier` then `later` say — consecutive text (or reasoning) deltas of one message joined —
+ * or null when they do not merge. Folding the merged event gives the same session as folding both.
+ */
+export function mergeSessionEvents(earlier: SessionEvent, later: SessionEvent): SessionEvent | null {
+  if (earlier.type !== 'part' || later.type !== 'part' || earlier.message_id !== later.message_id) return null;
+  const first = earlier.part;
+  const second = later.part;
+  if ((first.type !== 'text-delta' && first.type !== 'reasoning-delta') || second.type !== first.type) return null;
+  return {
+    type: 'part',
+    message_id: later.message_id,
+    part: { type: first.type, text: first.text + second.text },
+    at: later.at,
+    since: earlier.since ?? earlier.at,
+  };
 }
 
 /** Whether any participant of the session is answering or being asked right now. */

@@ -69,7 +69,7 @@ export const sessionsRouter = router({
     .input(z.object({ id: sessionIdSchema, lastEventId: z.string().max(100).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const stop = signal ?? new AbortController().signal;
-      for await (const entry of ctx.services.sessions.subscribe(input.id, input.lastEventId, stop)) {
+      for await (const entry of ctx.services.sessions.subscribe(input.id, input.lastEventId, stop, ctx.pace)) {
         yield tracked(entry.id, entry.event);
       }
     }),
