@@ -11,10 +11,22 @@ const camelCaseSecretFieldPattern = /[a-z0-9](?:Key|Token|Secret|Password)$/;
 /** A tokenizer's special tokens (`eos_token: "</s>"`) are text a model needs, not credentials. */
 const specialTokenPattern = /^(?:bos|eos|pad|unk|sep|cls|mask|start|end|stop|eot|eom)_token$/i;
 
+/**
+ * The answers so far, by name: every registry entry loaded is searched for secrets, and the same few names
+ * (`model_name`, `backend`, …) come up in each. Cleared when it holds this many, so odd names cannot grow it.
+ */
+const knownNames = new Map<string, boolean>();
+const knownNamesLimit = 10_000;
+
 /** Whether a field of that name holds a credential: dropped from exports, redacted from output, refused in entries. */
 export function isSecretFieldName(name: string): boolean {
-  if (specialTokenPattern.test(name)) return false;
-  return secretFieldPattern.test(name) || camelCaseSecretFieldPattern.test(name);
+  const known = knownNames.get(name);
+  if (known !== undefined) return known;
+  const secret =
+    !specialTokenPattern.test(name) && (secretFieldPattern.test(name) || camelCaseSecretFieldPattern.test(name));
+  if (knownNames.size >= knownNamesLimit) knownNames.clear();
+  knownNames.set(name, secret);
+  return secret;
 }
 
 /** What a secret's text is shown as. */
@@ -25,24 +37,68 @@ export function stripUrlCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s"']*@/gi, '$1');
 }
 
+/** The path of the walk in progress, pushed and popped: one walk never runs inside another. */
+const walkPath: PathSegment[] = [];
+
+/** The paths found by the walk in progress; null until it finds one (most values hold none). */
+let walkFound: string[] | null = null;
+
+/**
+ * Adds to {@link walkFound} the paths of secret-named fields holding text under `value`. Stops with false where a
+ * container lies more than `levelsLeft` levels below `value`, so the recursion never goes deeper than the limit.
+ */
+function collectSecretFields(value: JsonValue, levelsLeft: number): boolean {
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item = value[index] as JsonValue;
+      if (typeof item !== 'object' || item === null) continue;
+      if (levelsLeft <= 0) return false;
+      walkPath.push(index);
+      const within = collectSecretFields(item, levelsLeft - 1);
+      walkPath.pop();
+      if (!within) return false;
+    }
+    return true;
+  }
+  if (!isJsonObject(value)) return true;
+  for (const name in value) {
+    if (!Object.hasOwn(value, name)) continue;
+    const item = value[name] as JsonValue;
+    if (typeof item === 'string') {
+      if (item !== '' && isSecretFieldName(name)) (walkFound ??= []).push(formatPath([...walkPath, name]));
+    } else if (typeof item === 'object' && item !== null) {
+      if (levelsLeft <= 0) return false;
+      walkPath.push(name);
+      const within = collectSecretFields(item, levelsLeft - 1);
+      walkPath.pop();
+      if (!within) return false;
+    }
+  }
+  return true;
+}
+
+/** What {@link secretFieldPathsWithin} returns for a value without secrets: one shared, frozen empty list. */
+const noSecretFields: readonly string[] = Object.freeze([]);
+
+/**
+ * {@link secretFieldPaths} and a depth check in one walk, for what is walked anyway (every entry of every registry
+ * loaded): null when an object or array in `value` lies more than `limit` levels deep (`value` itself is level 1).
+ */
+export function secretFieldPathsWithin(value: JsonValue, limit: number): readonly string[] | null {
+  walkPath.length = 0;
+  walkFound = null;
+  const within = collectSecretFields(value, limit - 1);
+  const found = walkFound ?? noSecretFields;
+  walkFound = null;
+  return within ? found : null;
+}
+
 /**
  * The key paths (`model_config.api_key`) of secret-named fields holding text, at any depth. A flag such as clemcore's
  * `requires_api_key: true` holds no secret and is not listed.
  */
-export function secretFieldPaths(value: JsonValue): string[] {
-  const found: string[] = [];
-  const visit = (current: JsonValue, path: PathSegment[]): void => {
-    if (Array.isArray(current)) {
-      current.forEach((item, index) => visit(item, [...path, index]));
-    } else if (isJsonObject(current)) {
-      for (const [name, item] of Object.entries(current)) {
-        if (typeof item === 'string' && item !== '' && isSecretFieldName(name)) found.push(formatPath([...path, name]));
-        else visit(item, [...path, name]);
-      }
-    }
-  };
-  visit(value, []);
-  return found;
+export function secretFieldPaths(value: JsonValue): readonly string[] {
+  return secretFieldPathsWithin(value, Number.POSITIVE_INFINITY) ?? noSecretFields;
 }
 
 /**

@@ -63,8 +63,8 @@ function loadedBy(...args: string[]): {
   return { status: result.status, stderr: result.stderr, packages, sources };
 }
 
-/** What only commands that run models or serve may load. */
-const heavyPackages = ['@trpc/server', 'ws', 'openai', 'node-llama-cpp', 'zod'];
+/** What only commands that run models, serve or write files may load. */
+const heavyPackages = ['@trpc/server', 'ws', 'openai', 'node-llama-cpp', 'zod', 'proper-lockfile'];
 const heavySources = /^src-main\/(host|api|backends|llama|chat|chats|credentials)\/|^src-main\/services\.ts$/;
 
 describe('what a command loads', () => {

@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { lock } from 'proper-lockfile';
 import { AppError } from '../../src-shared/errors.js';
 
 /** Options of {@link withFileLock}. */
@@ -54,6 +53,8 @@ async function lockedRun<Result>(path: string, work: () => Promise<Result>, opti
   const waitMs = options.waitMs ?? defaultLockWaitMs;
   const staleMs = options.staleMs ?? defaultLockStaleMs;
   await mkdir(dirname(path), { recursive: true });
+  // Loaded on the first lock, not with this module: commands that only read the registry never take one.
+  const { lock } = await import('proper-lockfile');
   let compromised: Error | undefined;
   const deadline = performance.now() + waitMs;
   let pause = 5;

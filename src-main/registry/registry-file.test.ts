@@ -270,7 +270,7 @@ describe('parseRegistryText: clemcore files read unchanged', () => {
   it.each(cases)('$name', ({ value, entries, singleObject }) => {
     const text = JSON.stringify(value, null, 4);
     const content = parseRegistryText(file, text);
-    expect(content).toEqual({ status: 'ok', entries, singleObject, hash: hashText(text) });
+    expect(content).toEqual({ status: 'ok', entries, singleObject, hash: hashText(text), secretFields: new Map() });
     // Unchanged means key order too, and no lookup_source tag added by the reader.
     expect(entriesOf(content).map((entry) => Object.keys(entry))).toEqual(entries.map((entry) => Object.keys(entry)));
   });
@@ -365,7 +365,21 @@ describe('readRegistryFile', () => {
       entries: [clemcoreNested],
       singleObject: false,
       hash: hashText(text),
+      secretFields: new Map(),
     });
+  });
+
+  it('finds the secret-named fields of every entry as it checks them', () => {
+    const text = JSON.stringify([
+      { model_name: 'a', backend: 'openai', api_key: 'sk-1' },
+      { model_name: 'b', backend: 'openai', requires_api_key: true },
+      { model_name: 'c', backend: 'openai', model_config: { headers: [{ Authorization: 'Bearer x' }], token: '' } },
+    ]);
+    const content = parseRegistryText('r.json', text);
+    expect(content.status === 'ok' && [...content.secretFields]).toEqual([
+      [0, ['api_key']],
+      [2, ['model_config.headers[0].Authorization']],
+    ]);
   });
 
   it('a broken file names its real path', async () => {

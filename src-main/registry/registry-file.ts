@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { JsonObject } from '../../src-shared/json.js';
+import type { JsonObject, JsonValue } from '../../src-shared/json.js';
 import { findTooDeep, formatLongPath, maximumJsonNesting } from '../../src-shared/spec/json-tools.js';
+import { secretFieldPathsWithin } from '../../src-shared/secrets.js';
 import { locate } from '../../src-shared/spec/parse-query.js';
 
 /** Why a registry file could not be used: a message naming the file and where in it. */
@@ -30,6 +31,8 @@ export type RegistryFileContent =
       singleObject: boolean;
       /** sha256 of the bytes read: a write is refused when the file no longer has them. */
       hash: string;
+      /** The positions of entries with secret-named fields holding text, and those fields' paths. */
+      secretFields: ReadonlyMap<number, readonly string[]>;
     }
   | { status: 'missing' }
   | { status: 'error'; problem: RegistryFileProblem; hash: string };
@@ -223,22 +226,40 @@ function entryIssue(keyPath: string, detail: string): { message: string; keyPath
   return { message: `${keyPath === '' ? 'the entry' : `"${keyPath}"`} ${detail}; ${entryRule}`, keyPath };
 }
 
+/** What {@link checkEntry} finds: the first problem, or none and the entry's secret-named fields. */
+type EntryCheck =
+  | { problem: { message: string; keyPath: string }; secrets?: undefined }
+  | { problem: null; secrets: readonly string[] };
+
+/** The check of an entry without problems or secrets, shared: most entries are that. */
+const entryWithoutSecrets: EntryCheck = { problem: null, secrets: [] };
+
 /**
  * The first place where an entry breaks `registryEntrySchema` (registry-schema.ts), in the schema's key order, or
- * null. Written out rather than asking zod: every CLI call checks every entry of the stack, and loading zod alone
- * takes longer than the rest of `clemplay resolve`. registry-file.test.ts checks that it agrees with the schema.
+ * its secret-named fields ({@link secretFieldPaths}) when it has none. Written out rather than asking zod: every CLI
+ * call checks every entry of the stack, and loading zod alone takes longer than the rest of `clemplay resolve`.
+ * registry-file.test.ts checks that it agrees with the schema.
  */
-function checkEntry(entry: unknown): { message: string; keyPath: string } | null {
-  // Before anything recursive looks at it: the unifier (and JSON.stringify) would overflow the stack.
-  const tooDeep = findTooDeep(entry);
-  if (tooDeep !== null) {
+function checkEntry(entry: unknown): EntryCheck {
+  // One walk finds both, before anything recursive looks at the entry: the unifier (and JSON.stringify) would
+  // overflow the stack on one nested too deep.
+  const secrets = secretFieldPathsWithin(entry as JsonValue, maximumJsonNesting);
+  if (secrets === null) {
+    const tooDeep = formatLongPath(findTooDeep(entry) ?? []);
     return {
-      message:
-        `"${formatLongPath(tooDeep)}" is nested deeper than ${maximumJsonNesting} levels, which no model spec needs; ` +
-        'flatten it',
-      keyPath: formatLongPath(tooDeep),
+      problem: {
+        message: `"${tooDeep}" is nested deeper than ${maximumJsonNesting} levels, which no model spec needs; flatten it`,
+        keyPath: tooDeep,
+      },
     };
   }
+  const problem = schemaProblem(entry);
+  if (problem !== null) return { problem };
+  return secrets.length === 0 ? entryWithoutSecrets : { problem, secrets };
+}
+
+/** The first place where an entry (not nested too deep) breaks the schema, or null. */
+function schemaProblem(entry: unknown): { message: string; keyPath: string } | null {
   if (!isObject(entry)) return entryIssue('', `must be an object, not ${describeValue(entry)}`);
   for (const key of ['model_name', 'backend']) {
     const value = Object.hasOwn(entry, key) ? entry[key] : undefined;
@@ -256,9 +277,10 @@ function checkEntry(entry: unknown): { message: string; keyPath: string } | null
   }
   return null;
 }
+
 /** What is wrong with one entry (as a sentence), or null when it is a valid registry entry. */
 export function registryEntryProblem(entry: unknown): string | null {
-  return checkEntry(entry)?.message ?? null;
+  return checkEntry(entry).problem?.message ?? null;
 }
 
 /** Parses and validates a registry file's text; `file` is only used in messages. */
@@ -299,16 +321,20 @@ export function parseRegistryText(file: string, text: string): RegistryFileConte
     };
   }
   const entries: unknown[] = singleObject ? [parsed] : (parsed as unknown[]);
-  for (const [entryIndex, entry] of entries.entries()) {
-    const checked = checkEntry(entry);
-    if (checked === null) continue;
+  const secretFields = new Map<number, readonly string[]>();
+  for (let entryIndex = 0; entryIndex < entries.length; entryIndex++) {
+    const { problem, secrets } = checkEntry(entries[entryIndex]);
+    if (problem === null) {
+      if (secrets.length > 0) secretFields.set(entryIndex, secrets);
+      continue;
+    }
     return {
       status: 'error',
       hash,
-      problem: { message: `${file}: entry ${entryIndex}: ${checked.message}`, entryIndex, keyPath: checked.keyPath },
+      problem: { message: `${file}: entry ${entryIndex}: ${problem.message}`, entryIndex, keyPath: problem.keyPath },
     };
   }
-  return { status: 'ok', entries: entries as JsonObject[], singleObject, hash };
+  return { status: 'ok', entries: entries as JsonObject[], singleObject, hash, secretFields };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -30,6 +30,10 @@ describe('secret-named fields', () => {
     [{ model_config: { token: key, requires_api_key: true, eos_token: '</s>' } }, ['model_config.token']],
     [{ headers: [{ Authorization: `Bearer ${key}` }] }, ['headers[0].Authorization']],
     [{ requires_api_key: true, max_tokens: 5, tokenizer: 'llama', api_key: '' }, []],
+    [
+      { a: [[{ password: key }], 'text'], b: { c: { secret: key } }, d: { apiKey: key } },
+      ['a[0][0].password', 'b.c.secret', 'd.apiKey'],
+    ],
   ])('%j holds secrets at %j', (extra, paths) => {
     expect(secretFieldPaths({ model_name: 'm', backend: 'openai', ...extra })).toEqual(paths);
   });

@@ -9,7 +9,7 @@ import { parseQuery } from '../../src-shared/spec/parse-query.js';
 import { lookup, type LookupSuccess, type Provenance } from '../../src-shared/spec/lookup.js';
 import {
   createRegistryIndex,
-  tagEntry,
+  LazilyTaggedEntry,
   type RegistryIndex,
   type SourcedEntry,
 } from '../../src-shared/spec/registry-index.js';
@@ -105,6 +105,8 @@ interface GoodVersion {
   entries: JsonObject[];
   singleObject: boolean;
   hash: string;
+  /** The positions of entries with secret-named fields holding text, and those fields' paths. */
+  secretFields: ReadonlyMap<number, readonly string[]>;
   /** The entries as shown outside (secret-named fields' text redacted), made when first asked for. */
   shown?: JsonObject[];
   /** One warning per entry holding what looks like a key, made when first asked for. */
@@ -164,7 +166,10 @@ export class RegistryStack {
     const disk = await readRegistryFile(file.spec.path);
     const before = loadState(file);
     file.disk = disk;
-    if (disk.status === 'ok') file.good = { entries: disk.entries, singleObject: disk.singleObject, hash: disk.hash };
+    if (disk.status === 'ok') {
+      const { entries, singleObject, hash, secretFields } = disk;
+      file.good = { entries, singleObject, hash, secretFields };
+    }
     if (disk.status === 'missing') file.good = null;
     this.indexCache = null;
     return loadState(file) !== before;
@@ -177,7 +182,9 @@ export class RegistryStack {
   private shownEntries(file: LoadedFile): JsonObject[] {
     const good = file.good;
     if (good === null) return [];
-    good.shown ??= good.entries.map((entry) => redactSecretFields(entry));
+    good.shown ??= good.entries.map((entry, index) =>
+      good.secretFields.has(index) ? redactSecretFields(entry) : entry,
+    );
     return good.shown;
   }
 
@@ -185,10 +192,9 @@ export class RegistryStack {
   private secretWarnings(file: LoadedFile): string[] {
     const good = file.good;
     if (good === null) return [];
-    good.secretWarnings ??= good.entries.flatMap((entry, index) => {
-      const paths = secretFieldPaths(entry);
-      return paths.length === 0 ? [] : [`${file.spec.path}: entry ${index}: ${secretAdvice(paths)}`];
-    });
+    good.secretWarnings ??= [...good.secretFields].map(
+      ([index, paths]) => `${file.spec.path}: entry ${index}: ${secretAdvice(paths)}`,
+    );
     return good.secretWarnings;
   }
 
@@ -236,12 +242,9 @@ export class RegistryStack {
   index(): RegistryIndex {
     if (this.indexCache === null) {
       const sourced: SourcedEntry[] = this.loaded.flatMap((file) =>
-        (file.good?.entries ?? []).map((entry, index) => ({
-          entry: tagEntry(entry, file.lookupSource),
-          file: file.spec.path,
-          lookupSource: file.lookupSource,
-          index,
-        })),
+        (file.good?.entries ?? []).map(
+          (entry, index) => new LazilyTaggedEntry(entry, file.spec.path, file.lookupSource, index),
+        ),
       );
       this.indexCache = createRegistryIndex(sourced);
     }

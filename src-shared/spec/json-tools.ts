@@ -88,38 +88,35 @@ export const maximumJsonNesting = 512;
 
 /**
  * The key path to the first object or array nested more than `limit` levels deep (the value itself is level 1), or
- * null when there is none. Iterative, since the values it is for are the ones too deep for recursion; it runs on every
- * registry entry loaded, so the common case (not too deep) allocates no paths.
+ * null when there is none. It runs on every registry entry loaded, so the common case (not too deep) allocates
+ * nothing; the recursion stops at `limit`, so a value too deep for recursive code cannot overflow it.
  */
 export function findTooDeep(value: unknown, limit: number = maximumJsonNesting): PathSegment[] | null {
   return nestsDeeperThan(value, limit) ? pathDeeperThan(value as object, limit) : null;
 }
 
 function nestsDeeperThan(value: unknown, limit: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  const values: object[] = [value];
-  const depths: number[] = [1];
-  for (let current = values.pop(); current !== undefined; current = values.pop()) {
-    const depth = depths.pop() as number;
-    // Indexes and `for … in` rather than Object.values: no array per object on this hot path.
-    if (Array.isArray(current)) {
-      for (let index = 0; index < current.length; index++) {
-        const child: unknown = current[index];
-        if (typeof child !== 'object' || child === null) continue;
-        if (depth >= limit) return true;
-        values.push(child);
-        depths.push(depth + 1);
-      }
-      continue;
-    }
-    const record = current as Record<string, unknown>;
-    for (const key in record) {
-      const child = record[key];
+  return typeof value === 'object' && value !== null && childrenDeeperThan(value, limit - 1);
+}
+
+/**
+ * Whether a container under `value` lies more than `levelsLeft` levels below it. Recursive, but never more than
+ * `limit` calls deep (it stops at the limit), and without an array or path per container: most values pass.
+ */
+function childrenDeeperThan(value: object, levelsLeft: number): boolean {
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const child: unknown = value[index];
       if (typeof child !== 'object' || child === null) continue;
-      if (depth >= limit) return true;
-      values.push(child);
-      depths.push(depth + 1);
+      if (levelsLeft <= 0 || childrenDeeperThan(child, levelsLeft - 1)) return true;
     }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const child = record[key];
+    if (typeof child !== 'object' || child === null) continue;
+    if (levelsLeft <= 0 || childrenDeeperThan(child, levelsLeft - 1)) return true;
   }
   return false;
 }

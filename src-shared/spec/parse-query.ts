@@ -299,6 +299,17 @@ function firstNonJson(value: unknown, path: PathSegment[], depth: number): { pat
   return { path: formatPath(path), problem: typeof value };
 }
 
+/** The object that strict JSON text holds, or null when it is not strict JSON, not an object, or not all JSON. */
+function strictJsonObject(text: string): JsonObject | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return isJsonObject(value) && firstNonJson(value, [], 0) === null ? value : null;
+}
+
 const example = '{"model_name": "gpt-4o-mini"}';
 
 /**
@@ -317,6 +328,11 @@ export function parseQuery(input: string | JsonObject): ParseResult {
   const trimmed = input.trim();
   if (trimmed === '') return invalid(`empty query: give a model name or a JSON object such as ${example}`, 1, 1);
   if (!trimmed.startsWith('{') && !trimmed.startsWith('[')) return { ok: true, query: { model_name: trimmed } };
+  // Strict JSON, what programs send, is read by the engine's own parser; it must still be all JSON (no number out of
+  // range, nothing nested too deep). Anything else goes to our reader, which takes Python's habits and says where
+  // text is broken. Both keep the last value of a duplicated key.
+  const strict = strictJsonObject(trimmed);
+  if (strict !== null) return { ok: true, query: strict };
   const start = input.length - input.trimStart().length;
   let value: JsonValue;
   try {

@@ -12,6 +12,11 @@ export interface SourcedEntry {
   lookupSource: string;
   /** The entry's position (0-based) in its file. */
   index: number;
+  /**
+   * The entry as written in its file, where `entry` is tagged only when first read ({@link LazilyTaggedEntry}): the
+   * index reads names from it, which tagging does not change.
+   */
+  readonly untagged?: JsonObject;
 }
 
 /** How {@link createRegistryIndex} builds its index; default `{ indexed: true }`. */
@@ -51,6 +56,26 @@ export function tagEntry(entry: JsonObject, lookupSource: string): JsonObject {
 }
 
 /**
+ * An entry whose tagged copy is made when a lookup first reads it. A registry of thousands of entries is indexed by
+ * every CLI call, and a lookup reads only its few candidates; copying every entry up front cost more than all of them.
+ */
+export class LazilyTaggedEntry implements SourcedEntry {
+  private tagged: JsonObject | null = null;
+
+  constructor(
+    readonly untagged: JsonObject,
+    readonly file: string,
+    readonly lookupSource: string,
+    readonly index: number,
+  ) {}
+
+  get entry(): JsonObject {
+    this.tagged ??= tagEntry(this.untagged, this.lookupSource);
+    return this.tagged;
+  }
+}
+
+/**
  * Indexes entries (in priority order) by concrete `model_name`. An entry whose name is a variable, not a string, or
  * absent can match any name, so it is a wildcard that every query considers.
  */
@@ -63,7 +88,7 @@ export function createRegistryIndex(
   const wildcards: number[] = [];
   const names: (string | null)[] = [];
   entries.forEach((sourced, position) => {
-    const name = concreteModelName(sourced.entry);
+    const name = concreteModelName(sourced.untagged ?? sourced.entry);
     names.push(name);
     if (!indexed) return;
     if (name === null) {

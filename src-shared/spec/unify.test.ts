@@ -273,6 +273,12 @@ describe('variables and literals', () => {
     expect(finalizeSpec(spec)['nested']).toBe(nested);
     const plain: JsonObject = { a: { b: 1 } };
     expect(finalizeSpec(plain)).toBe(plain);
+    // A copy starts at the first changed key: the keys before it are copied too, in their order.
+    const middle = JSON.parse('{"a": 1, "__proto__": {"c": 2}, "b": "\\\\?x", "z": [3]}') as JsonObject;
+    const finalized = finalizeSpec(middle);
+    expect(Object.keys(finalized)).toEqual(['a', '__proto__', 'b', 'z']);
+    expect(finalized).toEqual(JSON.parse('{"a": 1, "__proto__": {"c": 2}, "b": "?x", "z": [3]}'));
+    expect(Object.getPrototypeOf(finalized)).toBe(Object.prototype);
   });
 });
 

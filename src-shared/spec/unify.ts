@@ -86,19 +86,23 @@ function finalizeValue(value: JsonValue): JsonValue {
     }
     return copy ?? value;
   }
-  let changed = false;
-  const finalizedValues: JsonValue[] = [];
-  const keys = Object.keys(value);
-  for (const key of keys) {
+  // No list of keys or values either: the copy starts at the first key whose value changed.
+  let copy: JsonObject | null = null;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const item = value[key] as JsonValue;
     const finalized = finalizeValue(item);
-    if (finalized !== item) changed = true;
-    finalizedValues.push(finalized);
+    if (copy === null) {
+      if (finalized === item) continue;
+      copy = {};
+      for (const earlier in value) {
+        if (earlier === key) break;
+        if (Object.hasOwn(value, earlier)) setOwnKey(copy, earlier, value[earlier] as JsonValue);
+      }
+    }
+    setOwnKey(copy, key, finalized);
   }
-  if (!changed) return value;
-  const copy: JsonObject = {};
-  keys.forEach((key, position) => setOwnKey(copy, key, finalizedValues[position] as JsonValue));
-  return copy;
+  return copy ?? value;
 }
 
 /**
