@@ -200,6 +200,12 @@ describe('spec API', () => {
     expect(explanation.verdicts[winner]).toMatchObject({ matched: true, model_name: 'gpt-4o' });
     expect(explanation.verdicts.slice(0, winner).every((verdict) => !verdict.matched)).toBe(true);
     expect(explanation.provenance?.fromQuery.sort()).toEqual(['backend', 'model_name']);
+    // As the app receives it (JSON): the matching entry with its lookup_source, where it is and in which file.
+    const sent = JSON.parse(JSON.stringify(explanation)) as typeof explanation;
+    const match = sent.result.ok ? sent.result.match : null;
+    expect(match).toMatchObject({ lookupSource: 'official', file: paths.official, index: expect.any(Number) });
+    expect(match?.entry).toMatchObject({ model_name: 'gpt-4o', backend: 'openai', lookup_source: 'official' });
+    expect(Object.keys(match ?? {}).sort()).toEqual(['entry', 'file', 'index', 'lookupSource']);
   });
 });
 
