@@ -275,7 +275,10 @@ function invalid(message: string, line: number, column: number): ParseResult {
   return { ok: false, error: { code: 'invalid-spec', message, line, column } };
 }
 
-/** The first place in an object that is not JSON (undefined, NaN, a function, …), or null when it all is. */
+/**
+ * The first place in an object that is not JSON (undefined, NaN, a function, …) or is nested too deep, or null when
+ * it all is. `path` is where `value` is, pushed and popped as the walk goes: most values pass and need no path.
+ */
 function firstNonJson(value: unknown, path: PathSegment[], depth: number): { path: string; problem: string } | null {
   if (depth > maximumJsonNesting)
     return { path: formatPath(path), problem: `nested deeper than ${maximumJsonNesting} levels` };
@@ -284,14 +287,18 @@ function firstNonJson(value: unknown, path: PathSegment[], depth: number): { pat
     return Number.isFinite(value) ? null : { path: formatPath(path), problem: String(value) };
   if (Array.isArray(value)) {
     for (let position = 0; position < value.length; position++) {
-      const found = firstNonJson(value[position], [...path, position], depth + 1);
+      path.push(position);
+      const found = firstNonJson(value[position], path, depth + 1);
+      path.pop();
       if (found !== null) return found;
     }
     return null;
   }
   if (isJsonObject(value)) {
     for (const key of Object.keys(value)) {
-      const found = firstNonJson(value[key], [...path, key], depth + 1);
+      path.push(key);
+      const found = firstNonJson(value[key], path, depth + 1);
+      path.pop();
       if (found !== null) return found;
     }
     return null;
