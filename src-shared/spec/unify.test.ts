@@ -209,7 +209,16 @@ describe('unify', () => {
     const result = unify(left, right);
     if (!result.ok) throw new Error('expected success');
     expect(result.value['a']).not.toBe(left['a']);
+    expect((result.value['a'] as JsonObject)['b']).not.toBe((left['a'] as JsonObject)['b']);
     expect(result.value['c']).not.toBe(right['c']);
+    // The same where a variable is bound (the result is then resolved in a second pass).
+    const boundLeft: JsonObject = { v: '?x', a: { b: [1] } };
+    const boundRight: JsonObject = { v: { e: [3] }, w: '?x' };
+    const bound = unify(boundLeft, boundRight);
+    if (!bound.ok) throw new Error('expected success');
+    expect(bound.value).toEqual({ v: { e: [3] }, a: { b: [1] }, w: { e: [3] } });
+    expect(bound.value['v']).not.toBe(boundRight['v']);
+    expect(bound.value['a']).not.toBe(boundLeft['a']);
   });
 
   it('treats __proto__ and constructor as ordinary keys', () => {

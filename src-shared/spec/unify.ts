@@ -13,7 +13,7 @@
 import type { JsonObject, JsonValue } from '../json.js';
 import { isJsonObject } from '../json.js';
 import type { PathSegment } from './json-tools.js';
-import { formatPath, setOwnKey } from './json-tools.js';
+import { copyJson, formatPath, setOwnKey } from './json-tools.js';
 
 /** Which input of {@link unify} a value came from: `left` is the first argument (the query), `right` the second. */
 export type Side = 'left' | 'right';
@@ -232,11 +232,11 @@ class Unifier {
         this.path.pop();
         setOwnKey(merged, key, value);
       } else {
-        setOwnKey(merged, key, leftValue);
+        setOwnKey(merged, key, copyJson(leftValue));
       }
     }
     for (const key of Object.keys(right)) {
-      if (!Object.hasOwn(left, key)) setOwnKey(merged, key, right[key] as JsonValue);
+      if (!Object.hasOwn(left, key)) setOwnKey(merged, key, copyJson(right[key] as JsonValue));
     }
     return merged;
   }
@@ -318,7 +318,9 @@ class Unifier {
     return copy;
   }
 
+  /** `merged` is freshly built, values from one side copied: with no variable bound, it is the result as it is. */
   finish(merged: JsonObject): UnifyResult {
+    if (this.links.size === 0) return { ok: true, value: merged, bindings: {}, bindingSides: {} };
     const resolved = new Map<string, JsonValue>();
     const inProgress = new Set<string>();
     let value: JsonValue;
