@@ -46,6 +46,10 @@ export interface Explanation {
   result: LookupResult;
 }
 
+function plainSourcedEntry({ entry, file, lookupSource, index }: SourcedEntry): SourcedEntry {
+  return { entry, file, lookupSource, index };
+}
+
 /**
  * Explains a lookup by trying every entry, not only the index's candidates; an entry the index would skip is reported
  * as the `model_name` conflict that makes the index skip it.
@@ -89,8 +93,10 @@ export function explain(query: JsonObject, index: RegistryIndex): Explanation {
       });
     }
   }
+  // The explanation travels as JSON (to the app, `resolve --explain --json`): the winner as a plain object, since the
+  // index may hold entries tagged when first read (LazilyTaggedEntry), whose `entry` getter a JSON copy leaves out.
   const result = winner
-    ? matchedResult(effectiveQuery, winner.sourced, winner.unified)
+    ? matchedResult(effectiveQuery, plainSourcedEntry(winner.sourced), winner.unified)
     : unmatchedResult(effectiveQuery, index);
   return {
     query,

@@ -194,9 +194,7 @@ export function matchedResult(query: JsonObject, match: SourcedEntry, result: Un
     ok: true,
     spec: result.value,
     finalSpec: finalizeSpec(result.value),
-    // A plain copy: the index may hold entries tagged on first read (LazilyTaggedEntry), whose getter a JSON copy
-    // (explanations sent to the app, `resolve --explain --json`) would not carry.
-    match: { entry: match.entry, file: match.file, lookupSource: match.lookupSource, index: match.index },
+    match,
     // Worked out when first read: a batch of lookups (`resolve --queries`) never reads it, and it costs a fifth of one.
     get provenance(): Provenance {
       provenance ??= provenanceOf(query, match, result);
