@@ -51,12 +51,7 @@ function collectSecretFields(value: JsonValue, levelsLeft: number): boolean {
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
       const item = value[index] as JsonValue;
-      if (typeof item !== 'object' || item === null) continue;
-      if (levelsLeft <= 0) return false;
-      walkPath.push(index);
-      const within = collectSecretFields(item, levelsLeft - 1);
-      walkPath.pop();
-      if (!within) return false;
+      if (typeof item === 'object' && item !== null && !collectBelow(item, index, levelsLeft)) return false;
     }
     return true;
   }
@@ -66,15 +61,20 @@ function collectSecretFields(value: JsonValue, levelsLeft: number): boolean {
     const item = value[name] as JsonValue;
     if (typeof item === 'string') {
       if (item !== '' && isSecretFieldName(name)) (walkFound ??= []).push(formatPath([...walkPath, name]));
-    } else if (typeof item === 'object' && item !== null) {
-      if (levelsLeft <= 0) return false;
-      walkPath.push(name);
-      const within = collectSecretFields(item, levelsLeft - 1);
-      walkPath.pop();
-      if (!within) return false;
+    } else if (typeof item === 'object' && item !== null && !collectBelow(item, name, levelsLeft)) {
+      return false;
     }
   }
   return true;
+}
+
+/** {@link collectSecretFields} one level down, in the container `child` found at `segment`. */
+function collectBelow(child: JsonValue, segment: PathSegment, levelsLeft: number): boolean {
+  if (levelsLeft <= 0) return false;
+  walkPath.push(segment);
+  const within = collectSecretFields(child, levelsLeft - 1);
+  walkPath.pop();
+  return within;
 }
 
 /** What {@link secretFieldPathsWithin} returns for a value without secrets: one shared, frozen empty list. */

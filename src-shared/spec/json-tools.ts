@@ -87,42 +87,12 @@ export function describeJson(value: JsonValue | undefined, maximumLength = 60): 
 export const maximumJsonNesting = 512;
 
 /**
- * The key path to the first object or array nested more than `limit` levels deep (the value itself is level 1), or
- * null when there is none. It runs on every registry entry loaded, so the common case (not too deep) allocates
- * nothing; the recursion stops at `limit`, so a value too deep for recursive code cannot overflow it.
+ * The key path to an object or array nested more than `limit` levels deep (the value itself is level 1), or null when
+ * there is none. Iterative, since the values it is for are too deep for recursion; it allocates as it goes, so a hot
+ * path checks first with a walk that stops at the limit (`secretFieldPathsWithin` does, for registry entries).
  */
 export function findTooDeep(value: unknown, limit: number = maximumJsonNesting): PathSegment[] | null {
-  return nestsDeeperThan(value, limit) ? pathDeeperThan(value as object, limit) : null;
-}
-
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  return typeof value === 'object' && value !== null && childrenDeeperThan(value, limit - 1);
-}
-
-/**
- * Whether a container under `value` lies more than `levelsLeft` levels below it. Recursive, but never more than
- * `limit` calls deep (it stops at the limit), and without an array or path per container: most values pass.
- */
-function childrenDeeperThan(value: object, levelsLeft: number): boolean {
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) {
-      const child: unknown = value[index];
-      if (typeof child !== 'object' || child === null) continue;
-      if (levelsLeft <= 0 || childrenDeeperThan(child, levelsLeft - 1)) return true;
-    }
-    return false;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    const child = record[key];
-    if (typeof child !== 'object' || child === null) continue;
-    if (levelsLeft <= 0 || childrenDeeperThan(child, levelsLeft - 1)) return true;
-  }
-  return false;
-}
-
-/** The path to the first container deeper than `limit` (which {@link nestsDeeperThan} found): the slow, rare case. */
-function pathDeeperThan(value: object, limit: number): PathSegment[] {
+  if (typeof value !== 'object' || value === null) return null;
   // Containers with their parent's position in `nodes` and their own key, to rebuild the path once found.
   const nodes: { parent: number; segment: PathSegment }[] = [];
   const pending: { value: object; depth: number; node: number }[] = [{ value, depth: 1, node: -1 }];
@@ -141,7 +111,7 @@ function pathDeeperThan(value: object, limit: number): PathSegment[] {
       pending.push({ value: child, depth: next.depth + 1, node: nodes.length - 1 });
     }
   }
-  return [];
+  return null;
 }
 
 /** A key path that may be hundreds of steps long, as a message shows it: its start, and how deep it goes. */
