@@ -62,7 +62,13 @@ describe('secret-named fields', () => {
     expect((await api.registry.list()).find((row) => row.entry.model_name === 'leaky')?.entry).toMatchObject(redacted);
     expect((await api.spec.resolve('leaky')).spec).toMatchObject(redacted);
     expect(JSON.stringify(await api.registry.snapshot())).not.toContain(key);
-    expect(JSON.stringify(await api.spec.explain('leaky'))).not.toContain(key);
+    const explanation = await api.spec.explain('leaky');
+    expect(JSON.stringify(explanation)).not.toContain(key);
+    // The redacted copy still names the winning entry as every explanation does.
+    expect(explanation.result.ok && explanation.result.match?.entry).toMatchObject({
+      model_name: 'leaky',
+      ...redacted,
+    });
 
     const session = await services.sessions.create({ kind: 'chat', participants: [{ query: 'leaky' }] });
     expect(session.participants[0]?.spec).toMatchObject(redacted);

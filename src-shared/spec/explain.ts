@@ -93,8 +93,8 @@ export function explain(query: JsonObject, index: RegistryIndex): Explanation {
       });
     }
   }
-  // The explanation travels as JSON (to the app, `resolve --explain --json`): the winner as a plain object, since the
-  // index may hold entries tagged when first read (LazilyTaggedEntry), whose `entry` getter a JSON copy leaves out.
+  // The winner as a plain object: the index may hold entries tagged when first read (LazilyTaggedEntry), and the
+  // copy that redacts secrets from an explanation copies own fields, where such an entry keeps `entry` in a getter.
   const result = winner
     ? matchedResult(effectiveQuery, plainSourcedEntry(winner.sourced), winner.unified)
     : unmatchedResult(effectiveQuery, index);

@@ -4,6 +4,7 @@ import type { JsonObject, JsonValue } from '../json.js';
 import { explain, formatExplanation } from './explain.js';
 import type { LookupResult, SourcedEntry } from './lookup.js';
 import { applySpecialNames, createRegistryIndex, lookup, tagEntry } from './lookup.js';
+import { LazilyTaggedEntry } from './registry-index.js';
 import { unify } from './unify.js';
 
 const officialFile = 'registry/model_registry.json';
@@ -44,6 +45,33 @@ describe('tagEntry', () => {
     expect(entry).toEqual({ model_name: 'x' });
     const pinned: JsonObject = { model_name: 'x', lookup_source: 'elsewhere' };
     expect(tagEntry(pinned, 'user')).toBe(pinned);
+  });
+
+  it('LazilyTaggedEntry: indexed by its untagged name, tagged once when read, resolving as tagged entries do', () => {
+    const raw: JsonObject[] = [
+      { model_name: 'a', backend: 'x' },
+      { model_name: '?m', backend: 'y' },
+      { model_name: 'b', backend: 'z', lookup_source: 'pinned' },
+    ];
+    const lazy = raw.map((entry, index) => new LazilyTaggedEntry(entry, 'f.json', 'user', index));
+    const eager = raw.map((entry, index) => ({
+      entry: tagEntry(entry, 'user'),
+      file: 'f.json',
+      lookupSource: 'user',
+      index,
+    }));
+    const lazyIndex = createRegistryIndex(lazy);
+    expect(lazyIndex.names).toEqual(['a', null, 'b']);
+    for (const query of [{ model_name: 'a' }, { model_name: 'c' }, { model_name: 'b' }, { lookup_source: 'pinned' }]) {
+      const [fromLazy, fromEager] = [lookup(query, lazyIndex), lookup(query, createRegistryIndex(eager))];
+      expect(fromLazy.ok && [fromLazy.finalSpec, fromLazy.match?.index, fromLazy.provenance]).toEqual(
+        fromEager.ok && [fromEager.finalSpec, fromEager.match?.index, fromEager.provenance],
+      );
+    }
+    expect(lazy[0]?.entry).toBe(lazy[0]?.entry);
+    expect(lazy[0]?.entry).toEqual({ model_name: 'a', backend: 'x', lookup_source: 'user' });
+    expect(raw[0]).toEqual({ model_name: 'a', backend: 'x' });
+    expect(JSON.parse(JSON.stringify(lazy[2]))).toEqual({ ...eager[2], entry: raw[2] });
   });
 });
 

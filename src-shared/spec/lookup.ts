@@ -20,7 +20,7 @@ import type { Side, UnifyFailure, UnifySuccess } from './unify.js';
 import { finalizeSpec, isVariable, unify } from './unify.js';
 
 export type { RegistryIndex, RegistryIndexOptions, SourcedEntry } from './registry-index.js';
-export { createRegistryIndex, LazilyTaggedEntry, tagEntry } from './registry-index.js';
+export { createRegistryIndex, tagEntry } from './registry-index.js';
 
 /** Where a resolved spec came from, key by key. */
 export interface Provenance {

@@ -73,6 +73,11 @@ export class LazilyTaggedEntry implements SourcedEntry {
     this.tagged ??= tagEntry(this.untagged, this.lookupSource);
     return this.tagged;
   }
+
+  /** In JSON, what any other {@link SourcedEntry} looks like. */
+  toJSON(): SourcedEntry {
+    return { entry: this.entry, file: this.file, lookupSource: this.lookupSource, index: this.index };
+  }
 }
 
 /**
