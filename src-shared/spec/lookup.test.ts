@@ -62,7 +62,13 @@ describe('tagEntry', () => {
     }));
     const lazyIndex = createRegistryIndex(lazy);
     expect(lazyIndex.names).toEqual(['a', null, 'b']);
-    for (const query of [{ model_name: 'a' }, { model_name: 'c' }, { model_name: 'b' }, { lookup_source: 'pinned' }]) {
+    const queries: JsonObject[] = [
+      { model_name: 'a' },
+      { model_name: 'c' },
+      { model_name: 'b' },
+      { lookup_source: 'pinned' },
+    ];
+    for (const query of queries) {
       const [fromLazy, fromEager] = [lookup(query, lazyIndex), lookup(query, createRegistryIndex(eager))];
       expect(fromLazy.ok && [fromLazy.finalSpec, fromLazy.match?.index, fromLazy.provenance]).toEqual(
         fromEager.ok && [fromEager.finalSpec, fromEager.match?.index, fromEager.provenance],
