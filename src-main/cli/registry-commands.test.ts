@@ -221,6 +221,16 @@ describe('clemplay resolve', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^error\[invalid-input\]: /);
   });
+
+  it('with a broken --registry and a missing --queries file, the registry is reported (and only it)', () => {
+    const broken = home.file('broken.json', '[{"model_name": 1}]');
+    const result = clemplay('resolve', '--queries', 'missing.txt', '--registry', broken);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      `error[invalid-spec]: ${broken}: entry 0: "model_name" must be a string, not number 1; every entry is an ` +
+        'object with a string "model_name" and "backend"\n',
+    );
+  });
 });
 
 describe('clemplay resolve --explain', () => {

@@ -61,10 +61,13 @@ export function registerRegistryCommands(program: Command): void {
         if ((query === undefined) === (options.queries === undefined)) {
           throw new AppError('invalid-input', 'give either a QUERY or --queries FILE');
         }
+        // The queries file is read while the registry loads; a registry problem is still reported first.
+        const queriesText = options.queries === undefined ? undefined : readQueries(options.queries);
+        queriesText?.catch(() => undefined);
         const registry = await registryForCommand(options.registry);
         try {
-          if (options.queries !== undefined) {
-            const lines = (await readQueries(options.queries)).split(/\r?\n/).filter((line) => line.trim() !== '');
+          if (queriesText !== undefined) {
+            const lines = (await queriesText).split(/\r?\n/).filter((line) => line.trim() !== '');
             let failed = false;
             // Written in blocks: a write per line costs more than its lookup.
             let block = '';
