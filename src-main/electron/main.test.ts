@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { apiChannel } from '../../src-shared/bridge.js';
 import { activeTickers } from '../api/routers/app.js';
 import type * as servicesModule from '../services.js';
@@ -68,6 +68,9 @@ describe('Electron main (electron mocked)', () => {
   afterAll(() => {
     vi.unstubAllEnvs();
   });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it("keeps its files where the CLI and the web host do, and Electron's own state apart, chosen before ready", () => {
     expect(electron.setPaths).toEqual([
@@ -119,12 +122,16 @@ describe('Electron main (electron mocked)', () => {
   });
 
   it('releases the services before it lets the app quit', async () => {
+    // The quit waits for the services for up to 5 s: on fake timers, the test moves the clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const preventDefault = vi.fn();
     electron.app.emit('will-quit', { preventDefault });
     expect(preventDefault).toHaveBeenCalledTimes(1);
     expect(disposal.started).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await vi.advanceTimersByTimeAsync(4_999);
     expect(electron.app.quit).not.toHaveBeenCalled();
+    // The real services let go on real timers.
+    vi.useRealTimers();
     disposal.release();
     await vi.waitFor(() => expect(electron.app.quit).toHaveBeenCalledTimes(1));
     const second = vi.fn();
@@ -194,29 +201,29 @@ describe('Electron main (electron mocked)', () => {
         isDestroyed: () => false,
         send: (_channel: string, reply: { connection: number; data: string }) => replies.push({ from: id, reply }),
       });
-    const ask = (contents: ReturnType<typeof sender>, frame: object | null, frameUrl: string) => {
+    // Each ask on a connection of its own, so that a later open never closes an earlier one before it could answer.
+    const ask = (contents: ReturnType<typeof sender>, frame: object | null, frameUrl: string, connection: number) => {
       const senderFrame = frame === null ? null : Object.assign(frame, { url: frameUrl });
-      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open', connection: 1 });
+      electron.ipcMain.emit(apiChannel, { sender: contents, senderFrame }, { kind: 'open', connection });
       const message = JSON.stringify({ id: 1, method: 'query', params: { path: 'app.info' } });
       electron.ipcMain.emit(
         apiChannel,
         { sender: contents, senderFrame },
-        { kind: 'message', connection: 1, data: message },
+        { kind: 'message', connection, data: message },
       );
     };
 
     const stranger = sender(999);
-    ask(stranger, stranger.mainFrame, 'app://clemplay/index.html');
+    ask(stranger, stranger.mainFrame, 'app://clemplay/index.html', 1);
     const own = sender(window.webContents.id);
-    ask(own, {}, 'app://clemplay/index.html');
-    ask(own, own.mainFrame, 'https://evil.example/');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(replies).toEqual([]);
-
-    ask(own, own.mainFrame, 'app://clemplay/index.html');
-    await expect.poll(() => replies.length).toBeGreaterThan(0);
+    ask(own, {}, 'app://clemplay/index.html', 2);
+    ask(own, own.mainFrame, 'https://evil.example/', 3);
+    // Then the one trusted ask. The same query, asked after the others, is answered after any of them would be: once
+    // its answer is in, an answer to an untrusted ask would be too.
+    ask(own, own.mainFrame, 'app://clemplay/index.html', 4);
+    await expect.poll(() => replies.some((reply) => reply.reply.connection === 4)).toBe(true);
+    expect(replies).toHaveLength(1);
     expect(replies[0]!.from).toBe(window.webContents.id);
-    expect(replies[0]!.reply.connection).toBe(1);
     expect(JSON.parse(replies[0]!.reply.data)).toMatchObject({ id: 1, result: { data: { transport: 'ipc' } } });
   });
 

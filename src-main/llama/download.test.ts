@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -34,6 +34,27 @@ async function sha256(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
+}
+
+/** ipull's ChunkStatus.COMPLETE, as its progress note in a partial file says. */
+const chunkComplete = 2;
+
+/**
+ * The chunk states the downloader (ipull) notes as JSON after the data in a partial file; [] while there is no
+ * whole note to read.
+ */
+async function notedChunks(path: string, dataSize: number): Promise<number[]> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (file === undefined) return [];
+  try {
+    const note = Buffer.alloc(Math.max(0, (await file.stat()).size - dataSize));
+    await file.read(note, 0, note.length, dataSize);
+    return (JSON.parse(note.toString('utf8')) as { chunks?: number[] }).chunks ?? [];
+  } catch {
+    return [];
+  } finally {
+    await file.close();
+  }
 }
 
 function download(request: Omit<DownloadRequest, 'directory'> & { directory?: string }) {
@@ -80,16 +101,17 @@ describe('download', () => {
       },
     });
     await laterChunksArrived;
-    // The downloader notes finished chunks after the file's data; wait until it has.
+    // The downloader notes finished chunks after the file's data, a moment after it reports their bytes: cancel once
+    // the note says every chunk but the stalled first one is complete.
     const temporary = join(directory, 'large.gguf.ipull');
-    for (
-      let tries = 0;
-      tries < 100 && ((await stat(temporary).catch(() => undefined))?.size ?? 0) <= size;
-      tries += 1
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await vi.waitFor(
+      async () => {
+        const chunks = await notedChunks(temporary, size);
+        expect(chunks.length).toBeGreaterThan(2);
+        expect(chunks.slice(1)).toEqual(chunks.slice(1).map(() => chunkComplete));
+      },
+      { timeout: 10_000, interval: 10 },
+    );
     controller.abort();
     const cancelled = await rejection(first);
     expect(cancelled.code).toBe('aborted');

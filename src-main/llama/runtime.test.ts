@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { ggufPresets, writeGguf, writeNotGguf, writeTruncatedGguf } from '../../scripts/make-gguf.js';
 import { ensureTestModel } from '../../scripts/test-models.js';
 import type { JsonObject } from '../../src-shared/json.js';
-import { describeLoadFailure, formatBytes, LlamaLog } from './failures.js';
+import { describeLoadFailure, formatBytes, LlamaLog, type LlamaLogLine } from './failures.js';
 import { type LoadProgress, LocalModelRuntime, type LocalModelRuntimeOptions } from './runtime.js';
 import { type LoadSettings, readLoadSettings } from './settings.js';
 import { rejection } from '../testing/rejection.js';
@@ -28,17 +28,9 @@ function runtimeWith(options: LocalModelRuntimeOptions): LocalModelRuntime {
   return made;
 }
 
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
-}
-
-/** Waits until `check` holds (work that goes on after a promise settled, such as disposing); fails after ~5 s. */
+/** Waits until `check` holds (work that goes on after a promise settled, such as disposing). */
 async function eventually(what: string, check: () => boolean): Promise<void> {
-  for (let tries = 0; tries < 500; tries += 1) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`gave up waiting until ${what}`);
+  await vi.waitFor(() => expect(check(), `waiting until ${what}`).toBe(true), { timeout: 10_000, interval: 10 });
 }
 
 /**
@@ -79,6 +71,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => {
+  vi.useRealTimers();
   vi.restoreAllMocks();
 });
 
@@ -227,10 +220,13 @@ describe('sequences', () => {
     });
     const waitingController = new AbortController();
     const third = runtime.acquire(tiny, settings(), waitingController.signal);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Both wait in line for the one sequence; only a release can hand it on.
+    await vi.waitFor(() =>
+      expect(
+        runtime.status().find((model) => model.path === tiny && model.settings.context_size === 256),
+      ).toMatchObject({ active_generations: 1, waiting_generations: 2, unload_at: null }),
+    );
     expect(secondReady).toBe(false);
-    const status = runtime.status().find((model) => model.path === tiny && model.settings.context_size === 256);
-    expect(status).toMatchObject({ active_generations: 1, waiting_generations: 2, unload_at: null });
 
     waitingController.abort();
     expect((await rejection(third)).code).toBe('aborted');
@@ -249,29 +245,47 @@ describe('sequences', () => {
   });
 
   it('unloading stops generations in flight and waits for them', async () => {
-    const lease = await runtime.acquire(tiny, settings({ context_size: 384 }), new AbortController().signal);
-    const unloading = runtime.unload({ path: tiny });
+    const disposeTimeoutMs = 60_000;
+    const own = runtimeWith({ disposeTimeoutMs });
+    const lease = await own.acquire(tiny, settings({ context_size: 384 }), new AbortController().signal);
+    // The wait for running generations is bounded by disposeTimeoutMs: on fake timers, the test moves the clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const unloading = own.unload({ path: tiny });
     expect(lease.signal.aborted).toBe(true);
     let done = false;
     void unloading.then(() => (done = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Until a moment before the bound, the unload waits: the model and its context stay, in use.
+    await vi.advanceTimersByTimeAsync(disposeTimeoutMs - 1);
     expect(done).toBe(false);
+    expect(lease.sequence.context.disposed).toBe(false);
+    expect(own.status()).toMatchObject([{ state: 'unloading', active_generations: 1 }]);
+    // node-llama-cpp frees the model on real timers.
+    vi.useRealTimers();
     lease.release();
     await unloading;
-    expect(runtime.status()).toEqual([]);
+    expect(lease.sequence.context.disposed).toBe(true);
+    expect(own.status()).toEqual([]);
   });
 });
 
 describe('unloading on its own', () => {
-  it('after the idle time', async () => {
-    const idle = runtimeWith({ idleUnloadMs: 50 });
+  it('after the idle time, counted from the end of the last generation', async () => {
+    // The idle timer is set when the load ends: fake from the start, so that every timer the runtime sets is.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const idleUnloadMs = 60_000;
+    const idle = runtimeWith({ idleUnloadMs });
     const lease = await idle.acquire(tiny, settings(), new AbortController().signal);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(idle.status()).toHaveLength(1);
+    // In use, a model stays however long the generation takes.
+    await vi.advanceTimersByTimeAsync(2 * idleUnloadMs);
+    expect(idle.status()).toMatchObject([{ state: 'ready', unload_at: null }]);
+    expect(lease.signal.aborted).toBe(false);
     lease.release();
-    expect(idle.status()[0]?.unload_at).toBeGreaterThan(Date.now());
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(idle.status()).toEqual([]);
+    expect(idle.status()[0]?.unload_at).toBe(Date.now() + idleUnloadMs);
+    await vi.advanceTimersByTimeAsync(idleUnloadMs - 1);
+    expect(idle.status()).toMatchObject([{ state: 'ready' }]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(idle.status()).toMatchObject([{ state: 'unloading' }]);
+    await eventually('the idle model left', () => idle.status().length === 0);
   });
 
   it('when memory is needed: idle models make room, models in use do not', async () => {
@@ -323,9 +337,11 @@ describe('unloading on its own', () => {
     };
     // Room for all three but a byte: loading the third unloads exactly one of the first two.
     const limited = runtimeWith({ memoryLimitBytes: (await need(256)) + (await need(320)) + (await need(384)) - 1 });
+    // Date is the test's clock (still running on): the next model loads a minute after the first was last used.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     const used = await limited.load(tiny, settings());
     (await limited.acquire(tiny, settings(), new AbortController().signal)).release();
-    await sleep(5);
+    vi.setSystemTime(Date.now() + 60_000);
     const justLoaded = await limited.load(tiny, settings({ context_size: 320 }));
     const third = await limited.load(tiny, settings({ context_size: 384 }));
     expect(limited.status().map((model) => model.id)).toEqual([justLoaded.id, third.id]);
@@ -423,11 +439,22 @@ describe('failure messages', () => {
   });
 
   it('waits briefly for a log line that comes after the failure', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const log = new LlamaLog();
     const since = performance.now();
     setTimeout(() => log.add('error', 'llama_model_load: error loading model: late'), 10);
-    expect((await log.waitFor(/error loading model/, since, 1000))?.message).toMatch(/late/);
-    expect(await log.waitFor(/never/, since, 10)).toBeUndefined();
+    let late: LlamaLogLine | undefined | 'waiting' = 'waiting';
+    void log.waitFor(/error loading model/, since, 1000).then((line) => (late = line));
+    // The line ends the wait when it comes, long before the limit.
+    await vi.advanceTimersByTimeAsync(10);
+    expect(late).toMatchObject({ message: expect.stringMatching(/late/) });
+
+    let never: LlamaLogLine | undefined | 'waiting' = 'waiting';
+    void log.waitFor(/never/, since, 10).then((line) => (never = line));
+    await vi.advanceTimersByTimeAsync(9);
+    expect(never).toBe('waiting');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(never).toBeUndefined();
   });
 
   it('formats sizes as people read them', () => {

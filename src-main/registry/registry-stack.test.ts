@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type * as fsModule from 'node:fs';
+import { existsSync, type FSWatcher } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -7,6 +8,18 @@ import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
 import { formatRegistry } from './registry-file.js';
 import { defaultRegistryFiles, RegistryStack, type RegistryChange, type RegistryFileStatus } from './registry-stack.js';
+
+/** Every fs.watch handle opened in this file, so that a test can see the stack close the ones it opened. */
+const openedWatchers = vi.hoisted((): FSWatcher[] => []);
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof fsModule>();
+  const watch = (...args: unknown[]): FSWatcher => {
+    const watcher = (fs.watch as (...watchArgs: unknown[]) => FSWatcher)(...args);
+    openedWatchers.push(watcher);
+    return watcher;
+  };
+  return { ...fs, watch };
+});
 
 const folders: string[] = [];
 const openStacks: RegistryStack[] = [];
@@ -556,8 +569,27 @@ describe('the stack: conflicts and crashes', () => {
   });
 });
 
+/** Writes a registry file as editors save: a complete temp file beside it, renamed over it in one step. */
+async function replaceFile(path: string, entries: unknown): Promise<void> {
+  const temporary = `${path}.editor-save`;
+  await writeFile(temporary, `${JSON.stringify(entries, null, 2)}\n`);
+  await rename(temporary, path);
+}
+
+/**
+ * Waits, one event-loop turn at a time, until `condition` holds: for events the stack reacts to (a folder watcher's
+ * notice) while fake timers are on, which `vi.waitFor` would move on as it polls.
+ */
+async function turnsUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('the stack: watching', () => {
   const waitOptions = { timeout: 10_000, interval: 25 };
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('an external edit reloads the file and notifies', async () => {
     const { stack, paths } = await openStack({ user: [entry('before')], official: [entry('o')] });
@@ -608,25 +640,53 @@ describe('the stack: watching', () => {
   });
 
   it("the app's own saves are reported as saved, not as external edits", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { stack, paths } = await openStack({ user: [entry('a')] });
     const changes: RegistryChange[] = [];
     stack.onChange((change) => changes.push(change));
     stack.watch(20);
     await stack.save({ entry: entry('b') });
-    // Give the watcher time to fire for our own rename; it must find nothing new.
-    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(changes).toEqual([{ file: paths.user, reason: 'saved' }]);
+    // The watcher sees our own rename and schedules a reload: run that reload now, on its own.
+    await turnsUntil(() => vi.getTimerCount() > 0);
+    await vi.runOnlyPendingTimersAsync();
+    // Then a real external edit. Reloads run one after the other, so had the reload of our own save reported an
+    // external edit, that report would come before this one's.
+    await replaceFile(paths.user, [entry('a'), entry('b'), entry('c')]);
+    await vi.waitFor(() => {
+      expect(stack.entries().map((row) => row.entry.model_name)).toEqual(['a', 'b', 'c']);
+      expect(changes.at(-1)).toEqual({ file: paths.user, reason: 'external-edit' });
+    }, waitOptions);
+    expect(changes).toEqual([
+      { file: paths.user, reason: 'saved' },
+      { file: paths.user, reason: 'external-edit' },
+    ]);
   });
 
-  it('close stops watching and notifying', async () => {
+  it('close stops watching, drops a reload that was due, and stops notifying', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { stack, paths } = await openStack({ user: [entry('a')] });
     const changes: RegistryChange[] = [];
     stack.onChange((change) => changes.push(change));
+    const opened = openedWatchers.length;
     stack.watch(20);
+    const watchers = openedWatchers.slice(opened);
+    expect(watchers).not.toEqual([]);
+    const closed = new Set<FSWatcher>();
+    for (const watcher of watchers) watcher.once('close', () => closed.add(watcher));
+    // An external edit is seen: its reload waits out the debounce when the stack closes.
+    await replaceFile(paths.user, [entry('b')]);
+    await turnsUntil(() => vi.getTimerCount() > 0);
+
     stack.close();
-    await writeRegistry(paths.user, [entry('b')]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(vi.getTimerCount()).toBe(0);
+    // Every folder watcher the stack opened is closed: no later change on disk can reach it.
+    await vi.waitFor(() => expect(closed.size).toBe(watchers.length), waitOptions);
     expect(changes).toEqual([]);
     expect(stack.entries().map((row) => row.entry.model_name)).toEqual(['a']);
+    // Nor does anything reach its listeners: a reload that finds the edit tells no one.
+    await stack.reload();
+    expect(stack.entries().map((row) => row.entry.model_name)).toEqual(['b']);
+    expect(changes).toEqual([]);
   });
 });
