@@ -5,7 +5,7 @@ import { applySessionEvent, type SessionView } from '../../src-shared/conversati
 import { currentVersion, type MessageVersion } from '../../src-shared/conversation/transcript.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
-import { SessionEngine, type CreateSessionInput } from '../conversation/session-engine.js';
+import { SessionEngine, type CreateSessionInput, type ParticipantInput } from '../conversation/session-engine.js';
 import type { AppServices } from '../services.js';
 import { exitCodeFor } from './exit-codes.js';
 import {
@@ -141,18 +141,28 @@ function versionOf(session: SessionView, messageId: string): MessageVersion {
   return currentVersion(message);
 }
 
-function generationOptions(options: { temperature?: number; maxTokens?: number }): GenerationOptions | undefined {
+/** A participant of a terminal session: its query, its system message and the generation options given. */
+function participantInput(
+  query: string,
+  system: string | undefined,
+  options: { temperature?: number; maxTokens?: number },
+): ParticipantInput {
   const generation: GenerationOptions = {
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
     ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
   };
-  return Object.keys(generation).length === 0 ? undefined : generation;
+  return {
+    query,
+    ...(system === undefined ? {} : { system }),
+    ...(Object.keys(generation).length === 0 ? {} : { options: generation }),
+  };
 }
 
 function participantSpec(session: SessionView, id: string): JsonObject {
   return session.participants.find((participant) => participant.id === id)?.spec ?? {};
 }
 
+/** The options `chat` and `pair` share. */
 interface ChatCommandOptions {
   system?: string;
   temperature?: number;
@@ -174,17 +184,7 @@ function registerChat(program: Command): void {
     .action(async (query: string, message: string | undefined, options: ChatCommandOptions) => {
       const terminal = new TerminalSession(await servicesForCommand(options.registry));
       try {
-        const generation = generationOptions(options);
-        await terminal.start({
-          kind: 'chat',
-          participants: [
-            {
-              query,
-              ...(options.system === undefined ? {} : { system: options.system }),
-              ...(generation === undefined ? {} : { options: generation }),
-            },
-          ],
-        });
+        await terminal.start({ kind: 'chat', participants: [participantInput(query, options.system, options)] });
         if (!options.json) terminal.onText((_messageId, text) => process.stdout.write(text));
         const turn = async (text: string): Promise<TurnResult> => {
           const result = await terminal.run(async () => {
@@ -221,14 +221,6 @@ function registerChat(program: Command): void {
     });
 }
 
-interface PairCommandOptions {
-  system?: string;
-  temperature?: number;
-  maxTokens?: number;
-  json?: boolean;
-  registry?: string[];
-}
-
 function registerPair(program: Command): void {
   program
     .command('pair')
@@ -240,17 +232,14 @@ function registerPair(program: Command): void {
     .option('-m, --max-tokens <n>', 'the most tokens to generate per reply', maxTokensOption)
     .option('--json', 'print one JSON object {a: {spec, turns}, b: {spec, turns}} instead of text blocks')
     .option(registryOption.flags, registryOption.description, collect)
-    .action(async (a: string, b: string, messages: string[], options: PairCommandOptions) => {
+    .action(async (a: string, b: string, messages: string[], options: ChatCommandOptions) => {
       const terminal = new TerminalSession(await servicesForCommand(options.registry));
       try {
-        const generation = generationOptions(options);
-        const side = (query: string) => ({
-          query,
-          ...(options.system === undefined ? {} : { system: options.system }),
-          ...(generation === undefined ? {} : { options: generation }),
-        });
         // Both queries are resolved here, before anything is sent: a typo fails the command at once (exit 2).
-        const session = await terminal.start({ kind: 'pair', participants: [side(a), side(b)] });
+        const session = await terminal.start({
+          kind: 'pair',
+          participants: [participantInput(a, options.system, options), participantInput(b, options.system, options)],
+        });
         const turns: Record<'a' | 'b', TurnResult[]> = { a: [], b: [] };
         let firstError: AppErrorShape | undefined;
         for (const message of messages) {
@@ -322,15 +311,9 @@ function registerDialogue(program: Command): void {
     .action(async (a: string, b: string, opening: string, options: DialogueCommandOptions) => {
       const terminal = new TerminalSession(await servicesForCommand(options.registry));
       try {
-        const generation = generationOptions(options);
-        const side = (query: string, system: string | undefined) => ({
-          query,
-          ...(system === undefined ? {} : { system }),
-          ...(generation === undefined ? {} : { options: generation }),
-        });
         const session = await terminal.start({
           kind: 'dialogue',
-          participants: [side(a, options.systemA), side(b, options.systemB)],
+          participants: [participantInput(a, options.systemA, options), participantInput(b, options.systemB, options)],
         });
         let speaking: string | null = null;
         if (!options.json) {

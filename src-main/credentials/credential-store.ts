@@ -10,7 +10,7 @@ import { withFileLock } from '../files/file-lock.js';
 import { defaultConfigDir } from '../paths.js';
 import { describeFileError, readJsonObjectFile } from './json-file.js';
 import { readKeyJsonFiles, type KeyJsonEntry } from './key-json.js';
-import { originOf } from './trusted-origins.js';
+import { originOf, parseHttpUrl } from './trusted-origins.js';
 import type { SecretVault } from './secret-vault.js';
 
 /** Where a key was found: the OS key store, an environment variable, clemcore's key.json, or credentials.json. */
@@ -151,16 +151,7 @@ function checkBackendName(backend: string): void {
 }
 
 function checkBaseUrl(baseUrl: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(baseUrl.trim());
-  } catch {
-    throw new AppError(
-      'invalid-input',
-      'The base URL must be an http:// or https:// URL, such as http://127.0.0.1:8080/v1.',
-    );
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+  if (parseHttpUrl(baseUrl) === undefined) {
     throw new AppError(
       'invalid-input',
       'The base URL must be an http:// or https:// URL, such as http://127.0.0.1:8080/v1.',

@@ -23,15 +23,20 @@ export interface TrustedOrigin {
 /** The servers of backends that have a home: their keys exist to be sent there. */
 export const builtInTrustedOrigins: readonly string[] = ['https://api.openai.com'];
 
-/** The origin of an http(s) URL (`https://host:port`), or undefined for anything else. */
-export function originOf(url: string): string | undefined {
+/** Text as an http(s) URL, or undefined when it is not one. */
+export function parseHttpUrl(text: string): URL | undefined {
+  let parsed: URL;
   try {
-    const parsed = new URL(url.trim());
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined;
-    return parsed.origin;
+    parsed = new URL(text.trim());
   } catch {
     return undefined;
   }
+  return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed : undefined;
+}
+
+/** The origin of an http(s) URL (`https://host:port`), or undefined for anything else. */
+export function originOf(url: string): string | undefined {
+  return parseHttpUrl(url)?.origin;
 }
 
 /**
@@ -40,16 +45,8 @@ export function originOf(url: string): string | undefined {
  * or password.
  */
 export function parseTrustedOrigin(text: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(text.trim());
-  } catch {
-    throw new AppError(
-      'invalid-input',
-      'An origin is an http:// or https:// address, such as https://llm.example:8443.',
-    );
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+  const parsed = parseHttpUrl(text);
+  if (parsed === undefined) {
     throw new AppError(
       'invalid-input',
       'An origin is an http:// or https:// address, such as https://llm.example:8443.',
