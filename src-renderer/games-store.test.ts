@@ -1,56 +1,29 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentVersion, gameMasterSpeaker } from '../src-shared/conversation/transcript';
 import { currentEpisode } from '../src-shared/games/run-view';
-import { startWebHost, type WebHost } from '../src-main/host/web-host';
-import type { AppServices } from '../src-main/services';
-import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client';
-import { createTestServices } from '../src-main/testing/services';
+import { startHostedServices, untilState, type HostedServices } from '../src-main/testing/hosted-services';
 import { createGamesStore, resultsKey, type GamesStore } from './games-store';
 
 // The renderer's games store against the real API over the web host's WebSocket (Node's, not a browser's).
-let services: AppServices;
-let host: WebHost;
-let client: WebSocketApiClient;
+let hosted: HostedServices;
 let store: GamesStore;
 
 beforeAll(async () => {
-  const folder = mkdtempSync(join(tmpdir(), 'clemplay-renderer-games-'));
-  const registry = join(folder, 'model_registry.json');
-  writeFileSync(
-    registry,
-    JSON.stringify([
-      { model_name: 'programmatic', backend: 'programmatic' },
-      { model_name: 'person', backend: 'human' },
-      { model_name: 'slow', backend: 'programmatic', responses: ['CLUE: a thing people know'], delay_ms: 40 },
-      { model_name: 'never-right', backend: 'programmatic', responses: ['GUESS: nothing'] },
-    ]),
-  );
-  services = await createTestServices({ registryFiles: [registry] });
-  host = await startWebHost({ services, rendererDir: folder });
-  client = connectApiClient(host);
-  store = createGamesStore(client.api);
+  hosted = await startHostedServices('renderer-games', [
+    { model_name: 'programmatic', backend: 'programmatic' },
+    { model_name: 'person', backend: 'human' },
+    { model_name: 'slow', backend: 'programmatic', responses: ['CLUE: a thing people know'], delay_ms: 40 },
+    { model_name: 'never-right', backend: 'programmatic', responses: ['GUESS: nothing'] },
+  ]);
+  store = createGamesStore(hosted.client.api);
 });
 
 afterAll(async () => {
-  client.close();
-  await host.close();
-  await services.dispose();
+  await hosted.close();
 });
 
 /** Resolves when the store's state satisfies `done`. */
-function until(done: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (done()) return resolve();
-    const stop = store.subscribe(() => {
-      if (!done()) return;
-      stop();
-      resolve();
-    });
-  });
-}
+const until = (done: () => boolean): Promise<void> => untilState(store, done);
 
 const view = (id: string) => store.getState().runs[id]?.view ?? null;
 

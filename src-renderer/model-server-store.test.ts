@@ -1,51 +1,32 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebHost, type WebHost } from '../src-main/host/web-host';
 import type { AppServices } from '../src-main/services';
-import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client';
-import { createTestServices } from '../src-main/testing/services';
+import { startHostedServices, untilState, type HostedServices } from '../src-main/testing/hosted-services';
 import { createModelServerStore, parsePortText, type ModelServerStore } from './model-server-store';
 
 // The renderer's store for "Serve models to other apps", against the real API over the web host's WebSocket.
+let hosted: HostedServices;
 let services: AppServices;
-let host: WebHost;
-let client: WebSocketApiClient;
 let store: ModelServerStore;
 let stopWatching: () => void;
 
 beforeAll(async () => {
-  const folder = mkdtempSync(join(tmpdir(), 'clemplay-renderer-model-server-'));
-  const registry = join(folder, 'model_registry.json');
-  writeFileSync(registry, JSON.stringify([{ model_name: 'echo', backend: 'programmatic', responses: ['served'] }]));
-  services = await createTestServices({ registryFiles: [registry] });
-  host = await startWebHost({ services, rendererDir: folder });
-  client = connectApiClient(host);
-  store = createModelServerStore(client.api);
+  hosted = await startHostedServices('renderer-model-server', [
+    { model_name: 'echo', backend: 'programmatic', responses: ['served'] },
+  ]);
+  services = hosted.services;
+  store = createModelServerStore(hosted.client.api);
   stopWatching = store.getState().watch();
 });
 
 afterAll(async () => {
   stopWatching();
-  client.close();
-  await host.close();
-  await services.dispose();
+  await hosted.close();
 });
 
 /** Resolves when the store's state satisfies `done`. */
-function until(done: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (done()) return resolve();
-    const stop = store.subscribe(() => {
-      if (!done()) return;
-      stop();
-      resolve();
-    });
-  });
-}
+const until = (done: () => boolean): Promise<void> => untilState(store, done);
 
 describe('the model server store', () => {
   it('starts the server with the switch, copies the key, lists requests live, and stops', async () => {

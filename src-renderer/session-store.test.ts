@@ -1,53 +1,29 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentVersion } from '../src-shared/conversation/transcript';
-import { startWebHost, type WebHost } from '../src-main/host/web-host';
 import type { AppServices } from '../src-main/services';
-import { connectApiClient, type WebSocketApiClient } from '../src-main/testing/api-client';
-import { createTestServices } from '../src-main/testing/services';
+import { startHostedServices, untilState, type HostedServices } from '../src-main/testing/hosted-services';
 import { createSessionStore, type SessionStore } from './session-store';
 
 // The renderer's session store against the real API over the web host's WebSocket (Node's, not a browser's).
+let hosted: HostedServices;
 let services: AppServices;
-let host: WebHost;
-let client: WebSocketApiClient;
 let store: SessionStore;
 
 beforeAll(async () => {
-  const folder = mkdtempSync(join(tmpdir(), 'clemplay-renderer-sessions-'));
-  const registry = join(folder, 'model_registry.json');
-  writeFileSync(
-    registry,
-    JSON.stringify([
-      { model_name: 'alpha', backend: 'programmatic', responses: ['alpha 1', 'alpha 2'] },
-      { model_name: 'beta', backend: 'programmatic', responses: ['beta 1', 'beta 2'] },
-    ]),
-  );
-  services = await createTestServices({ registryFiles: [registry] });
-  host = await startWebHost({ services, rendererDir: folder });
-  client = connectApiClient(host);
-  store = createSessionStore(client.api);
+  hosted = await startHostedServices('renderer-sessions', [
+    { model_name: 'alpha', backend: 'programmatic', responses: ['alpha 1', 'alpha 2'] },
+    { model_name: 'beta', backend: 'programmatic', responses: ['beta 1', 'beta 2'] },
+  ]);
+  services = hosted.services;
+  store = createSessionStore(hosted.client.api);
 });
 
 afterAll(async () => {
-  client.close();
-  await host.close();
-  await services.dispose();
+  await hosted.close();
 });
 
 /** Resolves when the store's state satisfies `done`. */
-function until(done: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    if (done()) return resolve();
-    const stop = store.subscribe(() => {
-      if (!done()) return;
-      stop();
-      resolve();
-    });
-  });
-}
+const until = (done: () => boolean): Promise<void> => untilState(store, done);
 
 describe('the renderer session store', () => {
   it('makes a Pair session, sends, and folds both replies in as they stream', async () => {

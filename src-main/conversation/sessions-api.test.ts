@@ -1,51 +1,38 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamPart } from '../../src-shared/chat.js';
 import { applySessionEvent, type SessionView } from '../../src-shared/conversation/session.js';
 import { currentVersion } from '../../src-shared/conversation/transcript.js';
-import { startWebHost, type WebHost } from '../host/web-host.js';
 import type { AppServices } from '../services.js';
 import { connectApiClient, type WebSocketApiClient } from '../testing/api-client.js';
 import { startFakeOpenAIServer, type FakeOpenAIServer } from '../testing/fake-openai-server.js';
-import { createTestServices } from '../testing/services.js';
+import { startHostedServices, type HostedServices } from '../testing/hosted-services.js';
 import { replyOverApi } from '../testing/session-client.js';
 
 // The session API end to end over the web host's WebSocket, as the renderer uses it.
 let fake: FakeOpenAIServer;
+let hosted: HostedServices;
 let services: AppServices;
-let host: WebHost;
 let client: WebSocketApiClient;
 
 beforeAll(async () => {
   fake = await startFakeOpenAIServer({ models: ['tiny-model', 'other-model'] });
-  const folder = mkdtempSync(join(tmpdir(), 'clemplay-sessions-api-'));
-  const registry = join(folder, 'model_registry.json');
-  writeFileSync(
-    registry,
-    JSON.stringify([
-      { model_name: 'scripted', backend: 'programmatic', responses: ['first answer', 'second answer'] },
-      {
-        model_name: 'slow',
-        backend: 'programmatic',
-        responses: [Array.from({ length: 30 }, (_, index) => `w${index}`).join(' ')],
-        delay_ms: 10,
-      },
-      { model_name: 'local', backend: 'openai_compatible', model_id: 'tiny-model', base_url: fake.baseUrl },
-      { model_name: 'person', backend: 'human' },
-      { model_name: 'hf', backend: 'huggingface_local' },
-    ]),
-  );
-  services = await createTestServices({ registryFiles: [registry] });
-  host = await startWebHost({ services, rendererDir: folder });
-  client = connectApiClient(host);
+  hosted = await startHostedServices('sessions-api', [
+    { model_name: 'scripted', backend: 'programmatic', responses: ['first answer', 'second answer'] },
+    {
+      model_name: 'slow',
+      backend: 'programmatic',
+      responses: [Array.from({ length: 30 }, (_, index) => `w${index}`).join(' ')],
+      delay_ms: 10,
+    },
+    { model_name: 'local', backend: 'openai_compatible', model_id: 'tiny-model', base_url: fake.baseUrl },
+    { model_name: 'person', backend: 'human' },
+    { model_name: 'hf', backend: 'huggingface_local' },
+  ]);
+  ({ services, client } = hosted);
 });
 
 afterAll(async () => {
-  client.close();
-  await host.close();
-  await services.dispose();
+  await hosted.close();
   await fake.close();
 });
 
@@ -113,7 +100,7 @@ describe('sessions over the web host', () => {
 
   it('keeps a reply streaming when the socket drops, and a new connection gets what it missed', async () => {
     const session = await client.api.sessions.create.mutate({ kind: 'chat', participants: [{ query: 'slow' }] });
-    const dropping = connectApiClient(host);
+    const dropping = connectApiClient(hosted.host);
     const watching = follow(
       dropping.api,
       session.id,
@@ -125,7 +112,7 @@ describe('sessions over the web host', () => {
     const seen = await watching;
     dropping.close();
     const partial = currentVersion(seen.view.messages[1]!).text;
-    const again = connectApiClient(host);
+    const again = connectApiClient(hosted.host);
     const resumed = await follow(
       again.api,
       session.id,
