@@ -97,7 +97,15 @@ describe('secret-named fields', () => {
     expect(resolved.stderr).toContain('warning: ');
     expect(resolved.stderr).toContain('"api_key" looks like an API key');
     const models = run('models', '--json');
-    expect(`${resolved.stdout}${resolved.stderr}${models.stdout}${models.stderr}`).not.toContain(key);
+    writeFileSync(join(home, 'queries.txt'), 'leaky\n{"model_name": "leaky"}\n');
+    const batch = run('resolve', '--queries', 'queries.txt');
+    expect(batch.status).toBe(0);
+    expect(batch.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+      expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
+      expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
+    ]);
+    const printed = [resolved, models, batch].map((result) => `${result.stdout}${result.stderr}`).join('');
+    expect(printed).not.toContain(key);
   });
 });
 

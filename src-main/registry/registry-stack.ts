@@ -273,7 +273,7 @@ export class RegistryStack {
 
   /** The resolved spec alone, for batches: what {@link resolve} gives as `spec`, without working out its provenance. */
   resolveSpec(query: string | JsonObject): JsonObject {
-    return this.lookup(query).finalSpec;
+    return redactSecretFields(this.lookup(query).finalSpec);
   }
 
   private lookup(query: string | JsonObject): LookupSuccess {
