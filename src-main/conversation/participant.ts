@@ -231,14 +231,9 @@ export class Participant {
       version = applyStreamPart(version, part, now());
       hooks.onPart?.(part);
     };
-    try {
-      await this.model(signal);
-    } catch (error) {
-      for (const part of endBeforeOutput(error, signal.aborted)) apply(part);
-      return version;
-    }
     let prepared: PreparedTurn;
     try {
+      await this.model(signal);
       prepared = await this.prepare(history, rule, signal);
     } catch (error) {
       for (const part of endBeforeOutput(error, signal.aborted)) apply(part);

@@ -315,8 +315,9 @@ describe('Pair', () => {
       expect.objectContaining({ session_id: session.id, a: 'scripted', b: 'alpha', winner: 'a' }),
     ]);
     const board = await services.votes.leaderboard();
-    expect(board.map((row) => row.model)).toEqual(['scripted', 'alpha']);
-    expect(board[0]).toMatchObject({ votes: 1, wins: 1 });
+    expect(board.votes).toBe(1);
+    expect(board.rows.map((row) => row.model)).toEqual(['scripted', 'alpha']);
+    expect(board.rows[0]).toMatchObject({ votes: 1, wins: 1 });
     await engine.dispose();
   });
 });

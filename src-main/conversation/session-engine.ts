@@ -19,6 +19,7 @@ import {
   systemSpeaker,
   typedVersion,
   userSpeaker,
+  withCurrentVersion,
   type MessageVersion,
   type TranscriptMessage,
 } from '../../src-shared/conversation/transcript.js';
@@ -349,10 +350,7 @@ export class SessionEngine {
         },
         at,
       );
-      return {
-        ...message,
-        versions: message.versions.map((item, index) => (index === message.current ? ended : item)),
-      };
+      return withCurrentVersion(message, ended);
     };
     record.messages = record.messages.map(settle);
     if (record.dialogue !== undefined) record.dialogue = { ...record.dialogue, running: false };
@@ -811,9 +809,7 @@ export class SessionEngine {
     const at = this.now();
     const index = this.indexOf(live, messageId);
     const message = live.record.messages[index]!;
-    const versions = [...message.versions];
-    versions[message.current] = applyStreamPart(currentVersion(message), part, at);
-    live.record.messages[index] = { ...message, versions };
+    live.record.messages[index] = withCurrentVersion(message, applyStreamPart(currentVersion(message), part, at));
     live.record.updated_at = new Date(at).toISOString();
     this.emit(live, { type: 'part', message_id: messageId, part: isHidden(live.record) ? hidePart(part) : part, at });
     this.markDirty(live, false);
@@ -826,9 +822,7 @@ export class SessionEngine {
   ): void {
     const index = this.indexOf(live, messageId);
     const message = live.record.messages[index]!;
-    const versions = [...message.versions];
-    versions[message.current] = change(currentVersion(message));
-    live.record.messages[index] = { ...message, versions };
+    live.record.messages[index] = withCurrentVersion(message, change(currentVersion(message)));
     this.emitMessage(live, live.record.messages[index]!);
   }
 

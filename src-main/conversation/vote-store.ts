@@ -80,8 +80,9 @@ export class VoteStore {
     });
   }
 
-  /** Ratings from every vote (Bradley–Terry, with a 95% bootstrap interval), best first. */
-  async leaderboard(): Promise<RatingRow[]> {
-    return leaderboard((await this.list()).map(voteToComparison));
+  /** How many votes there are, and the ratings from all of them (Bradley–Terry, 95% bootstrap interval), best first. */
+  async leaderboard(): Promise<{ votes: number; rows: RatingRow[] }> {
+    const votes = await this.list();
+    return { votes: votes.length, rows: leaderboard(votes.map(voteToComparison)) };
   }
 }
