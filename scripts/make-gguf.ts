@@ -6,6 +6,7 @@ import { open, truncate } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { seededRandom } from '../src-shared/random.js';
 import {
   type GgmlTensorType,
   type GgufMetadata,
@@ -159,18 +160,6 @@ export function resolveGgufOptions(options: MakeGgufOptions): ResolvedGgufOption
 
 // ---------------------------------------------------------------------------------------------------------------
 // Deterministic randomness
-
-/** mulberry32: tiny, fast and good enough for weights that only need to be reproducible, not statistically ideal. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Box–Muller normal samples; keeps the second sample of each pair. */
 class NormalSampler {
@@ -421,7 +410,7 @@ export async function writeGguf(path: string, options: MakeGgufOptions): Promise
       const rowLength = tensor.dimensions[0] ?? 1;
       const rowsPerChunk = Math.max(1, Math.floor(chunkElementTarget / rowLength));
       const totalElements = elementCount(tensor);
-      const sampler = new NormalSampler(mulberry32(tensorSeed(resolved.seed, tensor.name)));
+      const sampler = new NormalSampler(seededRandom(tensorSeed(resolved.seed, tensor.name)));
       for (let start = 0; start < totalElements; start += rowsPerChunk * rowLength) {
         const values = new Float32Array(Math.min(rowsPerChunk * rowLength, totalElements - start));
         if (tensor.initialization === 'ones') values.fill(1);
@@ -467,7 +456,7 @@ export async function writeTruncatedGguf(path: string, cut: GgufTruncation = 'te
 
 /** Writes `byteLength` deterministic random bytes that do not start with the GGUF magic. */
 export async function writeNotGguf(path: string, byteLength = 4096): Promise<void> {
-  const random = mulberry32(0x6e6f7467);
+  const random = seededRandom(0x6e6f7467);
   const bytes = Buffer.alloc(byteLength);
   for (let index = 0; index < byteLength; index++) bytes[index] = Math.floor(random() * 256);
   if (bytes.subarray(0, 4).toString('latin1') === 'GGUF') bytes[0] = 0;

@@ -11,8 +11,9 @@ export const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Folder holding the generated models; git-ignored through `.cache/`. */
 export const testModelCacheFolder = join(repositoryRoot, '.cache', 'gguf');
 
-// The writer's own source is part of the cache key, so editing the writer never serves a stale model.
-const writerSourceFiles = ['make-gguf.ts', 'gguf-writer.ts'].map((name) =>
+// The writer's own source (and the random numbers it draws weights from) is part of the cache key, so editing the
+// writer never serves a stale model.
+const writerSourceFiles = ['make-gguf.ts', 'gguf-writer.ts', '../src-shared/random.ts'].map((name) =>
   fileURLToPath(new URL(name, import.meta.url)),
 );
 
