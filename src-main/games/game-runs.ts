@@ -24,7 +24,6 @@ import {
   type SavedEpisodeTranscript,
   type SavedRun,
 } from './results-reader.js';
-import type { SavedRunRequest } from './results-files.js';
 import { executeRun, planRun, type RunPlan, type RunServices } from './runner.js';
 
 /** What to play: the API's run request, with the model queries as given (they may name keys: never shown back). */
@@ -307,7 +306,7 @@ export class GameRuns {
       throw new AppError('not-found', `There is no run.json in ${join(this.dependencies.resultsDir, folder)}.`);
     }
     const request = saved.request;
-    if (request === null || !Array.isArray(request.games) || !Array.isArray(request.models)) {
+    if (request === null) {
       throw new AppError(
         'invalid-input',
         `${join(this.dependencies.resultsDir, folder, 'run.json')} does not say what was played (an older clemplay or ` +
@@ -320,7 +319,7 @@ export class GameRuns {
         `That run played the instance file ${request.instances_file}: continue it with clemplay run --instances.`,
       );
     }
-    const { instances_file: _file, ...rest } = request as SavedRunRequest;
+    const { instances_file: _file, ...rest } = request;
     return this.start(rest);
   }
 

@@ -403,21 +403,16 @@ export async function executeRun(
       at: Date.now(),
     });
 
-    // run.json is shared by the games of a models folder: its updates go one after the other.
-    let runFileQueue: Promise<void> = Promise.resolve();
-    const updateRun = (gamePlan: GamePlan, entry: RunFileGame): Promise<void> => {
-      runFileQueue = runFileQueue.then(() =>
-        updateRunFile(
-          join(plan.resultsDir, gamePlan.modelsFolder),
-          options.version,
-          gamePlan.playerModels,
-          plan.request,
-          gamePlan.game.name,
-          entry,
-        ),
+    // run.json is shared by the games of a models folder: every update below is awaited before the next.
+    const updateRun = (gamePlan: GamePlan, entry: RunFileGame): Promise<void> =>
+      updateRunFile(
+        join(plan.resultsDir, gamePlan.modelsFolder),
+        options.version,
+        gamePlan.playerModels,
+        plan.request,
+        gamePlan.game.name,
+        entry,
       );
-      return runFileQueue;
-    };
     const started = new Map<GamePlan, Date>();
     for (const gamePlan of plan.games) {
       const now = new Date();
