@@ -591,7 +591,7 @@ export class CredentialStore {
     change: (keys: File['keys']) => File['keys'] | undefined,
   ): Promise<void> {
     return withFileLock(path, () => this.updateStoredFileNow(path, schema, what, change)).catch((error: unknown) => {
-      // Taking the lock can fail like a write (a config folder that is a file): said from the errno only.
+      // Taking the lock or writing the file can fail (a config folder that is a file, a full disk): said from the errno.
       if (error instanceof AppError) throw error;
       throw new AppError('internal', `Could not write the ${what} ${path}: ${describeFileError(error)}.`, { path });
     });
@@ -610,15 +610,12 @@ export class CredentialStore {
     }
     const keys = change(current.status === 'ok' ? current.file.keys : []);
     if (keys === undefined) return;
-    try {
-      // A fresh temp file with mode 0600 replaces the old one, which also repairs a file others could read.
-      await writeFileAtomic(path, `${JSON.stringify({ version: 1, keys }, null, 2)}\n`, {
-        mode: 0o600,
-        beforeRename: this.beforeRename,
-      });
-    } catch (error) {
-      throw new AppError('internal', `Could not write the ${what} ${path}: ${describeFileError(error)}.`, { path });
-    }
+    // A fresh temp file with mode 0600 replaces the old one, which also repairs a file others could read. A failure
+    // is said by updateStoredFile, from its errno.
+    await writeFileAtomic(path, `${JSON.stringify({ version: 1, keys }, null, 2)}\n`, {
+      mode: 0o600,
+      beforeRename: this.beforeRename,
+    });
   }
 
   private exclusive<Result>(task: () => Promise<Result>): Promise<Result> {

@@ -494,8 +494,9 @@ export class LocalModelRuntime {
       return choice;
     } catch (error) {
       if (entry.loadController.signal.aborted) throw aborted(`Loading ${entry.fileName} was cancelled.`);
-      this.warn(`Measuring the best thread count on ${entry.fileName} failed; using ${autoThreadCount()}`, error);
-      return { threads: autoThreadCount(), source: 'fallback' };
+      const threads = autoThreadCount();
+      this.warn(`Measuring the best thread count on ${entry.fileName} failed; using ${threads}`, error);
+      return { threads, source: 'fallback' };
     }
   }
 

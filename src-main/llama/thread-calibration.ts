@@ -11,7 +11,7 @@ import { availableParallelism, cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { LlamaModel, Token } from 'node-llama-cpp';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import { physicalCoreCount } from './threads.js';
+import { autoThreadCount, physicalCoreCount } from './threads.js';
 
 /** Tokens per second with one thread count, from one timed generation. */
 export interface ThreadMeasurement {
@@ -87,11 +87,7 @@ export function threadCandidates(
 ): number[] {
   const limit = Math.max(1, usableCores);
   if (limit <= 8) return Array.from({ length: limit }, (_, index) => index + 1);
-  const candidates = new Set<number>([
-    Math.max(1, Math.floor(physicalCores / 2)),
-    Math.min(physicalCores, limit),
-    limit,
-  ]);
+  const candidates = new Set<number>([autoThreadCount(physicalCores), Math.min(physicalCores, limit), limit]);
   for (let count = 1; count < limit; count *= 2) candidates.add(count);
   return [...candidates].sort((a, b) => a - b);
 }
