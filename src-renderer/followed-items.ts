@@ -1,10 +1,4 @@
-import { describeError } from './api/describe-error';
-
-/** `code: message` of an API error, for display. */
-export function describeFailure(error: unknown): string {
-  const { code, message } = describeError(error);
-  return `${code}: ${message}`;
-}
+import { describeFailure } from './api/describe-error';
 
 /** What a store keeps per followed item (a session, a game run): at least the last action's failure. */
 export interface FollowedEntry {

@@ -1,7 +1,8 @@
 import { create } from 'zustand';
 import { applyRunEvent, type RunView } from '../src-shared/games/run-view';
 import type { ApiClient, ApiInputs, ApiOutputs } from './api/client';
-import { describeFailure as describe, followedItems } from './followed-items';
+import { describeFailure as describe } from './api/describe-error';
+import { followedItems } from './followed-items';
 
 /** The part of the API client the games store uses (tests pass a client over a real web host). */
 export type GamesApi = Pick<ApiClient, 'games'>;

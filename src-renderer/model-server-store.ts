@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import { defaultApiPort } from '../src-shared/model-server';
 import type { ApiClient, ApiOutputs } from './api/client';
-import { describeError } from './api/describe-error';
+import { describeFailure as describe } from './api/describe-error';
 
 /** The part of the API client the store uses (tests pass a client over a real web host). */
 export type ModelServerApi = Pick<ApiClient, 'modelServer'>;
@@ -29,11 +29,6 @@ export interface ModelServerStoreState {
   setRunning(running: boolean): Promise<void>;
   /** Fetches the key (the one time it reaches the renderer) and hands it to `write` (the clipboard). */
   copyKey(write: (text: string) => Promise<void>): Promise<void>;
-}
-
-function describe(error: unknown): string {
-  const { code, message } = describeError(error);
-  return `${code}: ${message}`;
 }
 
 /** The port the field asks for, or an error message when it is not one. */

@@ -1,7 +1,8 @@
 import { create } from 'zustand';
 import { applySessionEvent, type SessionView, type VoteWinner } from '../src-shared/conversation/session';
 import type { ApiClient, ApiInputs, ApiOutputs } from './api/client';
-import { describeFailure as describe, followedItems } from './followed-items';
+import { describeFailure as describe } from './api/describe-error';
+import { followedItems } from './followed-items';
 
 /** The part of the API client the session store uses (tests pass a client over a real web host). */
 export type SessionApi = Pick<ApiClient, 'sessions'>;

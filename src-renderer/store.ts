@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import { api, describeError } from './api/client';
+import { api, describeFailure } from './api/client';
 import type { ApiClient } from './api/client';
 import { useConnectionStore } from './connection-store';
 import { hashPage, hashParameter, pageHash } from './routes';
@@ -82,8 +82,7 @@ export const useAppStore = create<AppState>((set) => ({
       const { entries: rows, files } = await api.registry.snapshot.query();
       set({ registry: { rows, files, loading: false, error: null } });
     } catch (error) {
-      const { code, message } = describeError(error);
-      set((state) => ({ registry: { ...state.registry, loading: false, error: `${code}: ${message}` } }));
+      set((state) => ({ registry: { ...state.registry, loading: false, error: describeFailure(error) } }));
     }
   },
 }));

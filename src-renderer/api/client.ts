@@ -54,4 +54,4 @@ export const overNetwork = window.clemplay === undefined;
 
 export const api: ApiClient = createTRPCClient<ApiRouter>({ links: [wsLink({ client: socketClient })] });
 
-export { describeError } from './describe-error';
+export { describeError, describeFailure } from './describe-error';

@@ -6,3 +6,9 @@ export function describeError(error: unknown): { code: string; message: string }
   }
   return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
 }
+
+/** `code: message` of an API error, for display. */
+export function describeFailure(error: unknown): string {
+  const { code, message } = describeError(error);
+  return `${code}: ${message}`;
+}

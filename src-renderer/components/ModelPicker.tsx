@@ -23,8 +23,11 @@ export function ModelPicker({
 }: {
   value: string;
   onChange(value: string): void;
-  /** A choice was made: a registry name from the list, or what was typed when Enter was pressed. */
-  onPick(query: string): void;
+  /**
+   * A choice was made: a registry name from the list, or what was typed when Enter was pressed (after `onChange`
+   * with it). Optional: a form that only keeps the value needs `onChange` alone.
+   */
+  onPick?(query: string): void;
   testId: string;
   /** Changes when the page wants the picker focused and open. */
   focusKey?: number;
@@ -71,7 +74,7 @@ export function ModelPicker({
   const pick = (query: string): void => {
     setOpen(false);
     onChange(query);
-    onPick(query);
+    onPick?.(query);
   };
 
   return (

@@ -492,7 +492,6 @@ function RunForm({ games, onStarted }: { games: GameInfo[]; onStarted(view: RunV
               testId={`game-player-${index + 1}`}
               value={players[index] ?? ''}
               onChange={(value) => setPlayer(index, value)}
-              onPick={(value) => setPlayer(index, value)}
             />
           </div>
           <button

@@ -1,6 +1,6 @@
 import { Columns2, Gamepad2, MessagesSquare, Play } from 'lucide-react';
 import { useEffect, useState } from 'react';
-import { api, describeError } from '../api/client';
+import { api, describeFailure } from '../api/client';
 import { SpecEditor } from '../components/SpecEditor';
 import { EmptyState, ErrorState } from '../components/states';
 import { placeName } from '../registry-places';
@@ -41,8 +41,7 @@ export function PlaygroundPage() {
       setExplanation(await api.spec.explain.query(text));
     } catch (cause) {
       setExplanation(null);
-      const { code, message } = describeError(cause);
-      setError(`${code}: ${message}`);
+      setError(describeFailure(cause));
     }
   };
 

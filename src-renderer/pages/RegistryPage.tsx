@@ -1,7 +1,7 @@
 import { ArrowDown, ArrowUp, Copy, Plus, Save, Trash2, X } from 'lucide-react';
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { isJsonObject, type JsonObject } from '../../src-shared/json';
-import { api, describeError } from '../api/client';
+import { api, describeFailure } from '../api/client';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { SpecEditor } from '../components/SpecEditor';
 import { EmptyState, ErrorState, Skeleton } from '../components/states';
@@ -129,8 +129,7 @@ export function RegistryPage() {
         setOriginal(stored);
       }
     } catch (cause) {
-      const { code, message } = describeError(cause);
-      setProblem(`${code}: ${message}`);
+      setProblem(describeFailure(cause));
     } finally {
       setBusy(false);
     }
