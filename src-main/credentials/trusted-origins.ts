@@ -120,15 +120,19 @@ export class TrustedOrigins {
     };
     for (const origin of builtInTrustedOrigins) add(origin, { kind: 'built-in' });
     for (const [origin, sources] of this.fromRegistry()) for (const source of sources) add(origin, source);
-    if (this.options.homeKeyJsonPath !== undefined) {
-      const { entries } = await readKeyJsonFiles([this.options.homeKeyJsonPath]);
-      for (const entry of entries) {
-        const origin = entry.baseUrl === undefined ? undefined : originOf(entry.baseUrl);
-        if (origin !== undefined) add(origin, { kind: 'key-json', path: entry.path });
-      }
-    }
+    for (const { origin, path } of await this.fromKeyJson()) add(origin, { kind: 'key-json', path });
     for (const origin of await this.fromSettings()) add(origin, { kind: 'settings', path: this.options.settings.path });
     return [...all].map(([origin, sources]) => ({ origin, sources })).sort((a, b) => a.origin.localeCompare(b.origin));
+  }
+
+  /** The origins of the base_urls in `~/.clemcore/key.json`, with the file. */
+  private async fromKeyJson(): Promise<{ origin: string; path: string }[]> {
+    if (this.options.homeKeyJsonPath === undefined) return [];
+    const { entries } = await readKeyJsonFiles([this.options.homeKeyJsonPath]);
+    return entries.flatMap((entry) => {
+      const origin = entry.baseUrl === undefined ? undefined : originOf(entry.baseUrl);
+      return origin === undefined ? [] : [{ origin, path: entry.path }];
+    });
   }
 
   private async fromSettings(): Promise<string[]> {
@@ -145,7 +149,8 @@ export class TrustedOrigins {
     const origin = originOf(url);
     if (origin === undefined) return false;
     if (builtInTrustedOrigins.includes(origin) || this.fromRegistry().has(origin)) return true;
-    return (await this.list()).some((entry) => entry.origin === origin);
+    if ((await this.fromSettings()).includes(origin)) return true;
+    return (await this.fromKeyJson()).some((found) => found.origin === origin);
   }
 
   /** Trusts an origin from now on (saved in settings.json); returns it normalized. */
