@@ -1,7 +1,7 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Command } from 'commander';
 import type { FinishReason, GenerationOptions, Usage } from '../../src-shared/chat.js';
-import { applySessionEvent, type SessionView } from '../../src-shared/conversation/session.js';
+import type { SessionView } from '../../src-shared/conversation/session.js';
 import { currentVersion, type MessageVersion } from '../../src-shared/conversation/transcript.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
@@ -59,7 +59,8 @@ class TerminalSession {
   private readonly readline: Interface;
   private running = false;
   private sessionId: string | null = null;
-  private view: SessionView | null = null;
+  /** Who speaks each message, from the events: all a streamed piece of text needs besides itself. */
+  private readonly speakers = new Map<string, string>();
   private readonly watch = new AbortController();
   private readonly textListeners = new Set<(messageId: string, text: string, speaker: string) => void>();
 
@@ -91,12 +92,15 @@ class TerminalSession {
     const first = new Promise<void>((resolve) => (resolveFirst = resolve));
     void (async () => {
       for await (const { event } of this.engine.subscribe(session.id, null, this.watch.signal)) {
-        this.view = applySessionEvent(this.view, event);
+        if (event.type === 'snapshot') {
+          for (const message of event.session.messages) this.speakers.set(message.id, message.speaker);
+        }
+        if (event.type === 'message') this.speakers.set(event.message.id, event.message.speaker);
         if (event.type === 'part' && event.part.type === 'warning') {
           process.stderr.write(`warning[${event.part.warning.code}]: ${event.part.warning.message}\n`);
         }
         if (event.type === 'part' && event.part.type === 'text-delta') {
-          const speaker = this.view?.messages.find((message) => message.id === event.message_id)?.speaker ?? '';
+          const speaker = this.speakers.get(event.message_id) ?? '';
           for (const listener of this.textListeners) listener(event.message_id, event.part.text, speaker);
         }
         resolveFirst();
