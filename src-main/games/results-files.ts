@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChatMessage } from '../../src-shared/chat.js';
 import type { AppErrorShape } from '../../src-shared/errors.js';
@@ -10,6 +10,7 @@ import type { EpisodeScores } from '../../src-shared/games/scores.js';
 import { renderTranscript } from '../../src-shared/games/transcript.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { exists } from '../files/file-checks.js';
 
 /** One call to a player, as clemcore's requests.json keeps it. */
 export interface RequestRecord {
@@ -61,10 +62,7 @@ const completionFile = 'scores.json';
 
 /** Whether an episode's folder holds a complete episode (its scores.json, which is written last). */
 export async function isEpisodeComplete(directory: string): Promise<boolean> {
-  return access(join(directory, completionFile)).then(
-    () => true,
-    () => false,
-  );
+  return exists(join(directory, completionFile));
 }
 
 function json(value: unknown): string {
@@ -120,13 +118,7 @@ export async function writeExperimentFile(
   playerModels: JsonObject,
 ): Promise<void> {
   const path = join(directory, 'experiment.json');
-  if (
-    await access(path).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
+  if (await exists(path)) return;
   const settings: JsonObject = {};
   for (const [key, value] of Object.entries(experiment)) if (key !== 'game_instances') settings[key] = value;
   await mkdir(directory, { recursive: true });

@@ -1,4 +1,4 @@
-import { access, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { TranscriptMessage } from '../../src-shared/conversation/transcript.js';
@@ -17,6 +17,7 @@ import { isJsonObject, type JsonObject } from '../../src-shared/json.js';
 import { errnoCode } from '../credentials/json-file.js';
 import type { SavedRunRequest } from './results-files.js';
 import { savedRunRequestSchema } from './run-request.js';
+import { exists } from '../files/file-checks.js';
 
 /** An episode folder of a results folder: `<models>/<game>/<experiment>/<instance>/`. */
 export interface EpisodeFolder {
@@ -151,13 +152,6 @@ function statusOf(scores: Record<string, ScoreValue>): SavedEpisodeStatus {
   if (scores[metrics.aborted] === 1) return 'aborted';
   if (scores[metrics.success] === 1) return 'success';
   return 'lose';
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The results of the models folders `folders` (of the games `games`, where given): eval and every episode. */

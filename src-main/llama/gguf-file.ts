@@ -5,6 +5,7 @@ import { AppError, type AppErrorShape } from '../../src-shared/errors.js';
 import type { JsonObject, JsonValue } from '../../src-shared/json.js';
 import { checkGgufHeader } from './gguf-header.js';
 import type { NodeLlamaCppModule } from './node-llama.js';
+import { isFile } from '../files/file-checks.js';
 
 /** One .gguf file as the model list shows it. */
 export interface ModelFileSummary {
@@ -171,14 +172,7 @@ async function headerFiles(path: string): Promise<string[]> {
   const files: string[] = [];
   for (let part = 1; part <= parts; part += 1) {
     const file = `${stem}-${String(part).padStart(5, '0')}-of-${match[2]}.gguf`;
-    if (
-      file === path ||
-      (await stat(file).then(
-        (info) => info.isFile(),
-        () => false,
-      ))
-    )
-      files.push(file);
+    if (file === path || (await isFile(file))) files.push(file);
   }
   return files;
 }
@@ -420,14 +414,6 @@ const laterSplitPart = /-(\d{5})-of-\d{5}\.gguf$/i;
 /** How deep {@link findModelFiles} looks (LM Studio keeps `publisher/repository/file.gguf`). */
 export const scanDepth = 4;
 
-/** Whether a symbolic link leads to a file (the Hugging Face cache links `snapshots/…/x.gguf` to `blobs/…`). */
-async function isFileBehind(link: string): Promise<boolean> {
-  return stat(link).then(
-    (info) => info.isFile(),
-    () => false,
-  );
-}
-
 /**
  * The .gguf files in some folders and below them, sorted; missing folders are reported, not thrown. A `.gguf` that
  * is a symbolic link to a file is listed by the link's path, wherever its target is; linked folders are not
@@ -449,10 +435,7 @@ export async function findModelFiles(
       if (entry.name.startsWith('.')) continue;
       const path = join(folder, entry.name);
       if (entry.isDirectory() && depth < scanDepth) await walk(path, depth + 1);
-      else if (
-        /\.gguf$/i.test(entry.name) &&
-        (entry.isFile() || (entry.isSymbolicLink() && (await isFileBehind(path))))
-      ) {
+      else if (/\.gguf$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path))))) {
         const part = laterSplitPart.exec(entry.name)?.[1];
         if (part === undefined || part === '00001') files.add(path);
       }

@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import type { JsonObject } from '../../src-shared/json.js';
@@ -29,6 +29,7 @@ import {
   type ModelSource,
   readLlamaSpec,
 } from './settings.js';
+import { isFile } from '../files/file-checks.js';
 
 /** Options of {@link createLocalModelService}. */
 export interface LocalModelServiceOptions extends LocalModelRuntimeOptions {
@@ -123,14 +124,6 @@ export function defaultModelsDirs(
 ): string[] {
   const listed = (environment.CLEMPLAY_MODELS_DIRS ?? '').split(delimiter).filter((entry) => entry.trim() !== '');
   return listed.length > 0 ? listed.map((entry) => resolve(entry)) : [join(dataDir, 'models')];
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function escapeRegExp(text: string): string {

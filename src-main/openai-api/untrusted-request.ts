@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { AppError } from '../../src-shared/errors.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../../src-shared/json.js';
@@ -10,6 +9,7 @@ import type { BackendContext } from '../backends/types.js';
 import type { ModelDependencies } from '../conversation/open-model.js';
 import type { LocalModelService } from '../llama/service.js';
 import type { Resolution } from '../registry/registry-stack.js';
+import { isFile } from '../files/file-checks.js';
 
 /** What the trust boundary needs: the registry (with provenance), the backends' context, and the models folders. */
 export interface TrustedDependencies {
@@ -25,13 +25,6 @@ function fromQuery(provenance: Provenance, keyPath: string): boolean {
   const paths = new Set(provenance.fromQuery);
   // A key the query brought as a whole object (`model_config`) brought everything under it.
   return segments.some((_, index) => paths.has(formatPath(segments.slice(0, index + 1))));
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then(
-    (info) => info.isFile(),
-    () => false,
-  );
 }
 
 /**

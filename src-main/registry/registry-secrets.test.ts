@@ -100,7 +100,12 @@ describe('secret-named fields', () => {
     writeFileSync(join(home, 'queries.txt'), 'leaky\n{"model_name": "leaky"}\n');
     const batch = run('resolve', '--queries', 'queries.txt');
     expect(batch.status).toBe(0);
-    expect(batch.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
+    expect(
+      batch.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
       expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
       expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
     ]);
