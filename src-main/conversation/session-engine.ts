@@ -28,13 +28,7 @@ import type { RegistryStack } from '../registry/registry-stack.js';
 import { EventLog, type EventPace, type TrackedEvent } from '../jobs/event-log.js';
 import { resolveQuery, type ModelDependencies, type Query } from './open-model.js';
 import { Participant, type OverflowRule, type ParticipantConfig } from './participant.js';
-import {
-  clientMessage,
-  clientSpec,
-  describeParticipant,
-  exportSessionJson,
-  exportSessionMarkdown,
-} from './session-export.js';
+import { clientMessage, clientSpec, exportSessionJson, exportSessionMarkdown } from './session-export.js';
 import {
   newMessageId,
   newSessionId,
@@ -42,7 +36,7 @@ import {
   type ParticipantRecord,
   type SessionRecord,
 } from './session-schema.js';
-import type { SessionListEntry, SessionStore } from './session-store.js';
+import { isHidden, listEntryOf, type SessionListEntry, type SessionStore } from './session-store.js';
 import type { VoteStore } from './vote-store.js';
 
 /** One participant of a new session. */
@@ -117,10 +111,6 @@ interface LiveSession {
   tasks: Set<Promise<unknown>>;
   /** A blind vote is being saved. */
   voting: boolean;
-}
-
-function isHidden(record: SessionRecord): boolean {
-  return record.blind !== undefined && !record.blind.revealed;
 }
 
 /** A message without the specs that would name a hidden model. */
@@ -393,15 +383,7 @@ export class SessionEngine {
     const known = new Set(saved.map((entry) => entry.id));
     const unsaved: SessionListEntry[] = [...this.live.values()]
       .filter((live) => !known.has(live.record.id) && live.record.messages.length > 0)
-      .map((live) => ({
-        broken: false,
-        id: live.record.id,
-        kind: live.record.kind,
-        title: live.record.title,
-        updated_at: live.record.updated_at,
-        message_count: live.record.messages.length,
-        models: isHidden(live.record) ? [] : live.record.participants.map(describeParticipant),
-      }));
+      .map((live) => listEntryOf(live.record));
     return [...unsaved, ...saved];
   }
 

@@ -36,6 +36,24 @@ export type SessionListEntry =
       error: AppErrorShape;
     };
 
+/** Whether a session's models are hidden: a blind pair not yet voted on. */
+export function isHidden(record: SessionRecord): boolean {
+  return record.blind !== undefined && !record.blind.revealed;
+}
+
+/** A session's line in a list. */
+export function listEntryOf(record: SessionRecord): SessionListEntry {
+  return {
+    broken: false,
+    id: record.id,
+    kind: record.kind,
+    title: record.title,
+    updated_at: record.updated_at,
+    message_count: record.messages.length,
+    models: isHidden(record) ? [] : record.participants.map(describeParticipant),
+  };
+}
+
 /** Options of {@link SessionStore}. */
 export interface SessionStoreOptions {
   /** The data folder: sessions live in `<dataDir>/sessions`, chats of version 1 are read from `<dataDir>/chats`. */
@@ -150,17 +168,8 @@ export class SessionStore {
           { path },
         );
       }
-      const session = await this.readFile(id, path);
-      const hidden = session.blind !== undefined && !session.blind.revealed;
-      return {
-        broken: false,
-        id,
-        kind: session.kind,
-        title: session.title,
-        updated_at: session.updated_at,
-        message_count: session.messages.length,
-        models: hidden ? [] : session.participants.map(describeParticipant),
-      };
+      // readFile gives the record the file name as its id.
+      return listEntryOf(await this.readFile(id, path));
     } catch (error) {
       const shape =
         error instanceof AppError
