@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { download } from '../download';
-import { useSessionStore } from '../sessions';
+import { downloadSession, useSessionStore } from '../sessions';
 
 function when(iso: string): string {
   const date = new Date(iso);
@@ -43,16 +42,6 @@ export function ChatHistory({
           (entry.broken ? entry.id : `${entry.title} ${entry.models.join(' ')}`).toLowerCase().includes(needle)),
     );
   }, [list, search]);
-
-  const exportAs = async (id: string, format: 'json' | 'markdown'): Promise<void> => {
-    const content = await store().exportSession(id, format);
-    if (content === null) return;
-    download(
-      `${id}.${format === 'json' ? 'json' : 'md'}`,
-      content,
-      format === 'json' ? 'application/json' : 'text/markdown',
-    );
-  };
 
   return (
     <aside className="chat-sidebar stack" aria-label="Chats">
@@ -122,13 +111,17 @@ export function ChatHistory({
                 >
                   Rename
                 </button>
-                <button type="button" data-testid="chat-export-json" onClick={() => void exportAs(entry.id, 'json')}>
+                <button
+                  type="button"
+                  data-testid="chat-export-json"
+                  onClick={() => void downloadSession(entry.id, 'json')}
+                >
                   JSON
                 </button>
                 <button
                   type="button"
                   data-testid="chat-export-markdown"
-                  onClick={() => void exportAs(entry.id, 'markdown')}
+                  onClick={() => void downloadSession(entry.id, 'markdown')}
                 >
                   Markdown
                 </button>

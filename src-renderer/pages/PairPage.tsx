@@ -2,8 +2,7 @@ import { useEffect, useState } from 'react';
 import { isSessionBusy, type SessionView, type VoteWinner } from '../../src-shared/conversation/session';
 import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-shared/conversation/transcript';
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
-import { download } from '../download';
-import { useSessionStore, useWatchedSession } from '../sessions';
+import { downloadSession, useSessionStore, useWatchedSession } from '../sessions';
 import { modelFromHash, sessionFromHash, showSession } from '../store';
 
 type Mode = 'side-by-side' | 'dialogue';
@@ -232,15 +231,7 @@ export function PairPage() {
   };
 
   const exportAs = async (format: 'json' | 'markdown'): Promise<void> => {
-    if (sessionId === null) return;
-    const content = await store().exportSession(sessionId, format);
-    if (content !== null) {
-      download(
-        `${sessionId}.${format === 'json' ? 'json' : 'md'}`,
-        content,
-        format === 'json' ? 'application/json' : 'text/markdown',
-      );
-    }
+    if (sessionId !== null) await downloadSession(sessionId, format);
   };
 
   return (
