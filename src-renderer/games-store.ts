@@ -84,6 +84,17 @@ export function createGamesStore(client: GamesApi) {
         ),
     });
     const act = items.act;
+    /** Starts a run (new, or a saved one again) and follows nothing yet: the page watches the run it shows. */
+    const begin = async (call: () => Promise<RunView>): Promise<RunView | null> => {
+      try {
+        const view = await call();
+        set((state) => ({ error: null, runs: { ...state.runs, [view.id]: { view, error: null } } }));
+        return view;
+      } catch (error) {
+        set({ error: describe(error) });
+        return null;
+      }
+    };
 
     return {
       games: null,
@@ -110,31 +121,13 @@ export function createGamesStore(client: GamesApi) {
         }
       },
 
-      async start(input) {
-        try {
-          const view = await client.games.start.mutate(input);
-          set((state) => ({ error: null, runs: { ...state.runs, [view.id]: { view, error: null } } }));
-          return view;
-        } catch (error) {
-          set({ error: describe(error) });
-          return null;
-        }
-      },
+      start: (input) => begin(() => client.games.start.mutate(input)),
 
       watch: (id) => items.watch(id),
 
       stop: (id) => act(id, () => client.games.stop.mutate({ id })),
       resume: (id) => act(id, () => client.games.resume.mutate({ id })),
-      async resumeSaved(folder) {
-        try {
-          const view = await client.games.resumeSaved.mutate({ folder });
-          set((state) => ({ error: null, runs: { ...state.runs, [view.id]: { view, error: null } } }));
-          return view;
-        } catch (error) {
-          set({ error: describe(error) });
-          return null;
-        }
-      },
+      resumeSaved: (folder) => begin(() => client.games.resumeSaved.mutate({ folder })),
       humanReply: (id, player, text) => act(id, () => client.games.humanReply.mutate({ run: id, player, text })),
 
       async loadResults(folders, games) {
