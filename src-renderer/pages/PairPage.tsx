@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { isSessionBusy, type SessionView, type VoteWinner } from '../../src-shared/conversation/session';
+import type { SessionView, VoteWinner } from '../../src-shared/conversation/session';
 import { currentVersion, userSpeaker, type TranscriptMessage } from '../../src-shared/conversation/transcript';
 import { ContextMeter, modelName, participantName, queryText, ReplyStats, Transcript } from '../components/Transcript';
 import { downloadSession, useSessionStore, useWatchedSession } from '../sessions';
@@ -58,7 +58,15 @@ function Leaderboard() {
   );
 }
 
-function VoteBar({ session }: { session: SessionView }) {
+/** The vote buttons: the winner each one votes for, its test id and its label. */
+const voteChoices: readonly (readonly [VoteWinner, string, string])[] = [
+  ['a', 'pair-vote-a', 'A is better'],
+  ['b', 'pair-vote-b', 'B is better'],
+  ['tie', 'pair-vote-tie', 'Tie'],
+  ['both-bad', 'pair-vote-bad', 'Both bad'],
+];
+
+function VoteBar({ session, busy }: { session: SessionView; busy: boolean }) {
   const vote = (winner: VoteWinner) => void useSessionStore.getState().vote(session.id, winner);
   const answered = ['a', 'b'].every((side) =>
     session.messages.some((message) => message.speaker === side && currentVersion(message).status === 'done'),
@@ -78,38 +86,17 @@ function VoteBar({ session }: { session: SessionView }) {
   return (
     <div className="row vote-bar">
       <span className="muted">{answered ? 'Which answer was better?' : 'Ask both models something, then vote.'}</span>
-      <button
-        type="button"
-        data-testid="pair-vote-a"
-        disabled={!answered || isSessionBusy(session)}
-        onClick={() => vote('a')}
-      >
-        A is better
-      </button>
-      <button
-        type="button"
-        data-testid="pair-vote-b"
-        disabled={!answered || isSessionBusy(session)}
-        onClick={() => vote('b')}
-      >
-        B is better
-      </button>
-      <button
-        type="button"
-        data-testid="pair-vote-tie"
-        disabled={!answered || isSessionBusy(session)}
-        onClick={() => vote('tie')}
-      >
-        Tie
-      </button>
-      <button
-        type="button"
-        data-testid="pair-vote-bad"
-        disabled={!answered || isSessionBusy(session)}
-        onClick={() => vote('both-bad')}
-      >
-        Both bad
-      </button>
+      {voteChoices.map(([winner, testId, label]) => (
+        <button
+          key={winner}
+          type="button"
+          data-testid={testId}
+          disabled={!answered || busy}
+          onClick={() => vote(winner)}
+        >
+          {label}
+        </button>
+      ))}
     </div>
   );
 }
@@ -348,7 +335,7 @@ export function PairPage() {
           {error}
         </p>
       )}
-      {session !== null && session.kind === 'pair' && <VoteBar session={session} />}
+      {session !== null && session.kind === 'pair' && <VoteBar session={session} busy={busy} />}
       {session !== null && session.kind === 'dialogue' && (
         <div className="stack">
           <p className="muted" data-testid="dialogue-progress">
