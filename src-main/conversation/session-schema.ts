@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { z } from 'zod';
 
-import type { SessionKind, SpecSource } from '../../src-shared/conversation/session.js';
+import { voteWinners, type SessionKind, type SpecSource } from '../../src-shared/conversation/session.js';
 import type { MessageVersion, TranscriptMessage } from '../../src-shared/conversation/transcript.js';
 import { isErrorCode } from '../../src-shared/errors.js';
 import type { JsonObject, JsonValue } from '../../src-shared/json.js';
@@ -128,7 +128,7 @@ export const sessionRecordSchema = z.object({
   blind: z
     .object({
       revealed: z.boolean(),
-      vote: z.enum(['a', 'b', 'tie', 'both-bad']).optional(),
+      vote: z.enum(voteWinners).optional(),
     })
     .optional(),
   dialogue: z

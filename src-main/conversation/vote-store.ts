@@ -9,6 +9,7 @@ import { describeFileError, readJsonObjectFile } from '../credentials/json-file.
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { withFileLock } from '../files/file-lock.js';
 import { timestampSchema } from './session-schema.js';
+import { voteWinners } from '../../src-shared/conversation/session.js';
 
 /** One blind vote: which two models were compared, and the verdict. */
 export const voteSchema = z.object({
@@ -21,7 +22,7 @@ export const voteSchema = z.object({
   /** The model shown as "Model B". */
   b: z.string().min(1),
   /** `tie` and `both-bad` count as a tie in the ratings. */
-  winner: z.enum(['a', 'b', 'tie', 'both-bad']),
+  winner: z.enum(voteWinners),
 });
 
 /** One blind vote. */

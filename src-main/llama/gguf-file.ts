@@ -408,9 +408,6 @@ export async function inspectModelFile(nl: NodeLlamaCppModule, path: string, lla
   };
 }
 
-/** Split GGUFs (`-00002-of-00005.gguf`) are listed by their first part only. */
-const laterSplitPart = /-(\d{5})-of-\d{5}\.gguf$/i;
-
 /** How deep {@link findModelFiles} looks (LM Studio keeps `publisher/repository/file.gguf`). */
 export const scanDepth = 4;
 
@@ -436,7 +433,8 @@ export async function findModelFiles(
       const path = join(folder, entry.name);
       if (entry.isDirectory() && depth < scanDepth) await walk(path, depth + 1);
       else if (/\.gguf$/i.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await isFile(path))))) {
-        const part = laterSplitPart.exec(entry.name)?.[1];
+        // Split GGUFs (`-00002-of-00005.gguf`) are listed by their first part only.
+        const part = splitPartPattern.exec(entry.name)?.[1];
         if (part === undefined || part === '00001') files.add(path);
       }
     }

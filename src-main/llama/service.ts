@@ -30,6 +30,7 @@ import {
   readLlamaSpec,
 } from './settings.js';
 import { isFile } from '../files/file-checks.js';
+import { escapeRegExp } from '../../src-shared/regexp.js';
 
 /** Options of {@link createLocalModelService}. */
 export interface LocalModelServiceOptions extends LocalModelRuntimeOptions {
@@ -124,10 +125,6 @@ export function defaultModelsDirs(
 ): string[] {
   const listed = (environment.CLEMPLAY_MODELS_DIRS ?? '').split(delimiter).filter((entry) => entry.trim() !== '');
   return listed.length > 0 ? listed.map((entry) => resolve(entry)) : [join(dataDir, 'models')];
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** A file-name glob (`*` any run, `?` one character) as a case-insensitive regular expression. */

@@ -59,7 +59,9 @@ export interface ParticipantView {
 }
 
 /** A blind vote's verdict; `tie` and `both-bad` count as a tie in the ratings. */
-export type VoteWinner = 'a' | 'b' | 'tie' | 'both-bad';
+/** What a blind vote can say. */
+export const voteWinners = ['a', 'b', 'tie', 'both-bad'] as const;
+export type VoteWinner = (typeof voteWinners)[number];
 
 /** Blind mode of a Pair session. */
 export interface BlindState {

@@ -12,6 +12,7 @@ import {
   type RuleBasedPlayer,
 } from './game.js';
 import { notesOf, type ScoreValue } from './scores.js';
+import { escapeRegExp } from '../regexp.js';
 
 /** The three wordle games: plain, with a clue for the guesser, with a critic who comments on each guess. */
 export type WordleVariant = 'wordle' | 'wordle_withclue' | 'wordle_withcritic';
@@ -497,10 +498,6 @@ export class WordleRuleBasedGuesser implements RuleBasedPlayer {
         : `one of ${candidates.length} words that fit all the feedback so far`;
     return `${texts.explanationTag} ${reason}\n${texts.guessTag} ${guess}`;
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**

@@ -5,6 +5,7 @@ import type { StartedTurn } from '../../conversation/session-engine.js';
 import { generationOptionsSchema, sessionIdSchema } from '../../conversation/session-schema.js';
 import { queryInput } from '../schemas.js';
 import { procedure, router } from '../trpc.js';
+import { voteWinners } from '../../../src-shared/conversation/session.js';
 
 const participantId = z.string().regex(participantIdPattern, 'a participant id such as "model", "a" or "b"');
 const messageId = z.string().min(1).max(100);
@@ -144,7 +145,7 @@ export const sessionsRouter = router({
 
   /** The blind vote: A better, B better, a tie or both bad; saved, then the models are revealed. */
   vote: procedure
-    .input(z.object({ id: sessionIdSchema, winner: z.enum(['a', 'b', 'tie', 'both-bad']) }))
+    .input(z.object({ id: sessionIdSchema, winner: z.enum(voteWinners) }))
     .mutation(({ ctx, input }) => ctx.services.sessions.vote(input.id, input.winner)),
 
   rename: procedure
