@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonObject, JsonValue } from '../json.js';
 import { isJsonObject } from '../json.js';
 import { jsonEqual } from './json-tools.js';
-import { escapeLiteral, isVariable, unescapeLiteral, unify } from './unify.js';
+import { escapeLiteral, isVariable, unescapeLiteral, unify, unifyFlat } from './unify.js';
 
 /**
  * Specs built from small pools of keys and scalars, so that random pairs often agree (and so exercise merging),
@@ -128,6 +128,50 @@ describe('unify properties', () => {
       }),
       runs,
     );
+  });
+
+  it("unifyFlat gives unify's result (keys, order, values) whenever it answers, and answers flat pairs", () => {
+    // Queries of scalars, and others (variables, objects) that unifyFlat must leave to unify; entries with and
+    // without variables.
+    const flatQueries = specs(false).map((spec) => {
+      const flat: JsonObject = {};
+      for (const key of Object.keys(spec)) {
+        const value = spec[key] as JsonValue;
+        if (typeof value !== 'object' || value === null)
+          Object.defineProperty(flat, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+      return flat;
+    });
+    fc.assert(
+      fc.property(fc.oneof(flatQueries, specs(true)), fc.oneof(specs(false), specs(true)), (left, right) => {
+        const full = unify(left, right);
+        const flat = unifyFlat(left, right);
+        if (flat !== null) {
+          expect(full.ok).toBe(true);
+          if (full.ok) {
+            expect(JSON.stringify(flat.value)).toBe(JSON.stringify(full.value));
+            expect(Object.keys(flat.value)).toEqual(Object.keys(full.value));
+            expect(flat.bindings).toEqual(full.bindings);
+          }
+        }
+        const isFlat = Object.values(left).every(
+          (value) => (typeof value !== 'object' || value === null) && !isVariable(value),
+        );
+        // A variable of the entry at a key the query has is bound: that is the full unifier's case.
+        if (full.ok && isFlat && Object.keys(full.bindings).length === 0) expect(flat).not.toBeNull();
+      }),
+      runs,
+    );
+  });
+
+  it("unifyFlat's result shares no object with the entry", () => {
+    const stop = ['a'];
+    const config: JsonObject = { stop };
+    const result = unifyFlat({ model_name: 'm' }, { model_name: 'm', model_config: config });
+    const copied = result?.value['model_config'];
+    expect(copied).toEqual(config);
+    expect(copied).not.toBe(config);
+    expect(isJsonObject(copied ?? null) ? (copied as JsonObject)['stop'] : null).not.toBe(stop);
   });
 
   it('round-trips literals through escapeLiteral and never makes a variable', () => {

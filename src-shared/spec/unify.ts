@@ -343,6 +343,27 @@ class Unifier {
 }
 
 /**
+ * What {@link unify} returns for the commonest pair of a lookup, found in one pass: a query whose values are all
+ * concrete scalars (a name, perhaps a backend). Such a query binds no variable: a key both sides have holds the same
+ * scalar on both or they do not unify, and the entry's own keys are copied as they are, variables included. Null
+ * when the query is not of that kind or the two do not unify, so that the caller unifies in full (and gets the
+ * failure's details from there); the general unifier keeps bindings and a key path, which such a pair never needs.
+ */
+export function unifyFlat(left: JsonObject, right: JsonObject): UnifySuccess | null {
+  const merged: JsonObject = {};
+  for (const key of Object.keys(left)) {
+    const value = left[key] as JsonValue;
+    if ((typeof value === 'object' && value !== null) || isVariable(value)) return null;
+    if (Object.hasOwn(right, key) && right[key] !== value) return null;
+    setOwnKey(merged, key, value);
+  }
+  for (const key of Object.keys(right)) {
+    if (!Object.hasOwn(left, key)) setOwnKey(merged, key, copyJson(right[key] as JsonValue));
+  }
+  return { ok: true, value: merged, bindings: {}, bindingSides: {} };
+}
+
+/**
  * Unifies two specs: `left` is the query, `right` a registry entry. Never throws: every problem, including inputs
  * that are not objects, structures nested too deeply, and a variable that would contain itself, is a failure result.
  * The result is freshly built and shares no object with the inputs.
