@@ -18,7 +18,13 @@ const hook = join(folder, 'record-modules.mjs');
 writeFileSync(
   hook,
   [
+    "import { appendFileSync } from 'node:fs';",
     "import { register } from 'node:module';",
+    '// Node built-ins never pass through a resolve hook once loaded by require(): their list is read at exit.',
+    "process.on('exit', () => {",
+    "  const builtins = process.moduleLoadList.filter((name) => name.startsWith('NativeModule '));",
+    "  appendFileSync(process.env.CLEMPLAY_MODULE_LOG, builtins.map((name) => 'builtin:' + name.slice(13) + '\\n').join(''));",
+    '});',
     'const hooks = `',
     "import { appendFileSync } from 'node:fs';",
     'export async function resolve(specifier, context, next) {',
@@ -31,12 +37,13 @@ writeFileSync(
   ].join('\n'),
 );
 
-/** What one CLI run loaded: package names from node_modules, and our source files. */
+/** What one CLI run loaded: package names from node_modules, our source files, and Node's built-in modules. */
 function loadedBy(...args: string[]): {
   status: number | null;
   stderr: string;
   packages: Set<string>;
   sources: Set<string>;
+  builtins: Set<string>;
 } {
   const log = join(folder, `modules-${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, '');
@@ -49,7 +56,9 @@ function loadedBy(...args: string[]): {
   });
   const packages = new Set<string>();
   const sources = new Set<string>();
+  const builtins = new Set<string>();
   for (const url of new Set(readFileSync(log, 'utf8').split('\n'))) {
+    if (url.startsWith('builtin:')) builtins.add(url.slice('builtin:'.length));
     if (!url.startsWith('file:')) continue;
     const path = fileURLToPath(url);
     const inPackage = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)/.exec(path);
@@ -60,7 +69,7 @@ function loadedBy(...args: string[]): {
       }
     }
   }
-  return { status: result.status, stderr: result.stderr, packages, sources };
+  return { status: result.status, stderr: result.stderr, packages, sources, builtins };
 }
 
 /** What only commands that run models, serve or write files may load. */
@@ -82,13 +91,16 @@ describe('what a command loads', () => {
   ];
 
   it.each(light.map((args) => [args.join(' '), args] as const))(
-    'clemplay %s loads no server, SDK, native module or schema library',
+    'clemplay %s loads no server, SDK, native module, schema library or node:crypto',
     (_title, args) => {
       const run = loadedBy(...args);
       expect(run.stderr).not.toMatch(/error/i);
       expect(run.status).toBe(0);
       expect(heavyPackages.filter((name) => run.packages.has(name))).toEqual([]);
       expect([...run.sources].filter((source) => heavySources.test(source))).toEqual([]);
+      // Loading node:crypto sets up OpenSSL: only a command that hashes or writes may (registry files load it lazily).
+      expect(run.builtins.has('crypto')).toBe(false);
+      expect(run.builtins).toContain('fs');
       if (args[0] === 'resolve' || args[0] === 'models') {
         // The markers are there to read: a build that dropped them would make this test pass for nothing.
         expect(run.sources).toContain('src-main/registry/registry-stack.ts');
@@ -102,5 +114,6 @@ describe('what a command loads', () => {
     expect(run.packages).toContain('ws');
     expect(run.packages).toContain('@trpc/server');
     expect(run.sources).toContain('src-main/host/web-host.ts');
+    expect(run.builtins).toContain('crypto');
   });
 });

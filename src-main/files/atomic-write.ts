@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { lazyCrypto } from './lazy-crypto.js';
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -19,7 +19,7 @@ export interface AtomicWriteOptions {
 const temporaryNamePattern = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
 
 function temporaryPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${lazyCrypto().randomBytes(6).toString('hex')}.tmp`);
 }
 
 async function syncFile(path: string): Promise<void> {

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { JsonObject, JsonValue } from '../../src-shared/json.js';
 import { findTooDeep, formatLongPath, maximumJsonNesting } from '../../src-shared/spec/json-tools.js';
 import { secretFieldPathsWithin } from '../../src-shared/secrets.js';
 import { locate } from '../../src-shared/spec/parse-query.js';
+import { lazyCrypto } from '../files/lazy-crypto.js';
 
 /** Why a registry file could not be used: a message naming the file and where in it. */
 export interface RegistryFileProblem {
@@ -39,7 +39,22 @@ export type RegistryFileContent =
 
 /** sha256 of a file's text, the version stamp of optimistic concurrency. */
 export function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return lazyCrypto().createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A read file's content with its version stamp ({@link hashText} of its text) worked out when first read: a lookup
+ * never reads it, and hashing a 2 MB registry, with loading node:crypto to do it, was about a tenth of what
+ * `clemplay resolve --queries` did over it (bench/RESULTS.md, "cli").
+ */
+function withVersionStamp<Content extends object>(content: Content, text: string): Content & { readonly hash: string } {
+  let hash: string | null = null;
+  return Object.defineProperty(content, 'hash', {
+    enumerable: true,
+    get: () => (hash ??= hashText(text)),
+  }) as Content & {
+    readonly hash: string;
+  };
 }
 
 /** A JSON syntax error: the offset (UTF-16 code units) of the first character that breaks the grammar, and why. */
@@ -285,17 +300,18 @@ export function registryEntryProblem(entry: unknown): string | null {
 
 /** Parses and validates a registry file's text; `file` is only used in messages. */
 export function parseRegistryText(file: string, text: string): RegistryFileContent {
-  const hash = hashText(text);
   if (text.trim() === '') {
-    return {
-      status: 'error',
-      hash,
-      problem: {
-        message: `${file}: the file is empty; a registry is a JSON list of entries, e.g. []`,
-        line: 1,
-        column: 1,
+    return withVersionStamp(
+      {
+        status: 'error',
+        problem: {
+          message: `${file}: the file is empty; a registry is a JSON list of entries, e.g. []`,
+          line: 1,
+          column: 1,
+        },
       },
-    };
+      text,
+    );
   }
   // Windows editors may start a UTF-8 file with a byte-order mark; JSON.parse refuses it, editors do not show it.
   const json = text.startsWith('\uFEFF') ? text.slice(1) : text;
@@ -304,21 +320,22 @@ export function parseRegistryText(file: string, text: string): RegistryFileConte
     parsed = JSON.parse(json);
   } catch (error) {
     const { line, column, detail } = syntaxErrorPlace(json, error as SyntaxError);
-    return {
-      status: 'error',
-      hash,
-      problem: { message: `${file}:${line}:${column}: invalid JSON: ${detail}`, line, column },
-    };
+    return withVersionStamp(
+      { status: 'error', problem: { message: `${file}:${line}:${column}: invalid JSON: ${detail}`, line, column } },
+      text,
+    );
   }
   const singleObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
   if (!singleObject && !Array.isArray(parsed)) {
-    return {
-      status: 'error',
-      hash,
-      problem: {
-        message: `${file}: a registry must be a JSON list of entries (or one entry object), not ${describeValue(parsed)}`,
+    return withVersionStamp(
+      {
+        status: 'error',
+        problem: {
+          message: `${file}: a registry must be a JSON list of entries (or one entry object), not ${describeValue(parsed)}`,
+        },
       },
-    };
+      text,
+    );
   }
   const entries: unknown[] = singleObject ? [parsed] : (parsed as unknown[]);
   const secretFields = new Map<number, readonly string[]>();
@@ -328,13 +345,15 @@ export function parseRegistryText(file: string, text: string): RegistryFileConte
       if (secrets.length > 0) secretFields.set(entryIndex, secrets);
       continue;
     }
-    return {
-      status: 'error',
-      hash,
-      problem: { message: `${file}: entry ${entryIndex}: ${problem.message}`, entryIndex, keyPath: problem.keyPath },
-    };
+    return withVersionStamp(
+      {
+        status: 'error',
+        problem: { message: `${file}: entry ${entryIndex}: ${problem.message}`, entryIndex, keyPath: problem.keyPath },
+      },
+      text,
+    );
   }
-  return { status: 'ok', entries: entries as JsonObject[], singleObject, hash, secretFields };
+  return withVersionStamp({ status: 'ok', entries: entries as JsonObject[], singleObject, secretFields }, text);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -6,7 +6,13 @@ import type { JsonObject } from '../../src-shared/json.js';
 import { explain, type Explanation } from '../../src-shared/spec/explain.js';
 import { redactSecretFields, secretFieldPaths } from '../../src-shared/secrets.js';
 import { parseQuery } from '../../src-shared/spec/parse-query.js';
-import { lookup, type LookupSuccess, type Provenance } from '../../src-shared/spec/lookup.js';
+import {
+  lookup,
+  lookupFinalSpec,
+  type LookupSuccess,
+  type NoMatchError,
+  type Provenance,
+} from '../../src-shared/spec/lookup.js';
 import {
   createRegistryIndex,
   LazilyTaggedEntry,
@@ -100,18 +106,13 @@ interface LoadedFile {
   good: GoodVersion | null;
 }
 
-/** A version of a file that parsed and validated. */
-interface GoodVersion {
-  entries: JsonObject[];
-  singleObject: boolean;
-  hash: string;
-  /** The positions of entries with secret-named fields holding text, and those fields' paths. */
-  secretFields: ReadonlyMap<number, readonly string[]>;
+/** A version of a file that parsed and validated: its content as read (the `hash` made when first read), and more. */
+type GoodVersion = Extract<RegistryFileContent, { status: 'ok' }> & {
   /** The entries as shown outside (secret-named fields' text redacted), made when first asked for. */
   shown?: JsonObject[];
   /** One warning per entry holding what looks like a key, made when first asked for. */
   secretWarnings?: string[];
-}
+};
 
 /** `official` for the shipped registry, else the file's absolute path (clemcore tags entries the same way). */
 function lookupSourceOf(spec: RegistryFileSpec): string {
@@ -166,13 +167,11 @@ export class RegistryStack {
     const disk = await readRegistryFile(file.spec.path);
     const before = loadState(file);
     file.disk = disk;
-    if (disk.status === 'ok') {
-      const { entries, singleObject, hash, secretFields } = disk;
-      file.good = { entries, singleObject, hash, secretFields };
-    }
+    // The content itself, not a copy: spreading it would work out its version stamp (a getter) at once.
+    if (disk.status === 'ok') file.good = disk;
     if (disk.status === 'missing') file.good = null;
     this.indexCache = null;
-    return loadState(file) !== before;
+    return !sameLoadState(loadState(file), before);
   }
 
   /**
@@ -206,7 +205,10 @@ export class RegistryStack {
       writable: file.spec.role !== 'official',
       status: file.disk.status,
       entryCount: file.good?.entries.length ?? 0,
-      version: file.good?.hash ?? null,
+      // Hashed when first read: the CLI reads a file's warnings and problems, never its version.
+      get version(): string | null {
+        return file.good?.hash ?? null;
+      },
       ...(file.disk.status === 'error' ? { problem: file.disk.problem } : {}),
       usingLastGood: file.disk.status === 'error' && file.good !== null,
       warnings: this.secretWarnings(file),
@@ -273,18 +275,11 @@ export class RegistryStack {
 
   /** The resolved spec alone, for batches: what {@link resolve} gives as `spec`, without working out its provenance. */
   resolveSpec(query: string | JsonObject): JsonObject {
-    return redactSecretFields(this.lookup(query).finalSpec);
+    return redactSecretFields(succeeded(lookupFinalSpec(parsed(query), this.index())).finalSpec);
   }
 
   private lookup(query: string | JsonObject): LookupSuccess {
-    const result = lookup(parsed(query), this.index());
-    if (!result.ok) {
-      throw new AppError('no-match', result.error.message, {
-        nearest: result.error.nearest,
-        suggestion: result.error.suggestion,
-      });
-    }
-    return result;
+    return succeeded(lookup(parsed(query), this.index()));
   }
 
   explain(query: string | JsonObject): Explanation {
@@ -544,9 +539,34 @@ async function diskHashOf(path: string): Promise<string | null> {
 class ReplacedDuringWrite extends Error {}
 
 /** What a reload compares to decide whether anything changed: the load status, the version in use, the problem. */
-function loadState(file: LoadedFile): string {
-  const problem = file.disk.status === 'error' ? file.disk.problem.message : '';
-  return JSON.stringify([file.disk.status, file.good?.hash ?? null, problem]);
+interface LoadState {
+  status: RegistryFileContent['status'];
+  good: GoodVersion | null;
+  problem: string;
+}
+
+function loadState(file: LoadedFile): LoadState {
+  return {
+    status: file.disk.status,
+    good: file.good,
+    problem: file.disk.status === 'error' ? file.disk.problem.message : '',
+  };
+}
+
+/** Whether two load states are the same; versions are hashed only when both exist (a first read hashes nothing). */
+function sameLoadState(left: LoadState, right: LoadState): boolean {
+  if (left.status !== right.status || left.problem !== right.problem) return false;
+  if (left.good === null || right.good === null) return left.good === right.good;
+  return left.good === right.good || left.good.hash === right.good.hash;
+}
+
+/** A lookup's success, or its no-match error thrown as the `no-match` AppError. */
+function succeeded<Success extends { ok: true }>(result: Success | { ok: false; error: NoMatchError }): Success {
+  if (result.ok) return result;
+  throw new AppError('no-match', result.error.message, {
+    nearest: result.error.nearest,
+    suggestion: result.error.suggestion,
+  });
 }
 
 function parsed(query: string | JsonObject): JsonObject {
