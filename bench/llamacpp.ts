@@ -14,7 +14,8 @@
  * 4. `clemplay chat SPEC PROMPT --max-tokens N`, a process per reply (its own tokens/s line, from the first token
  *    to the end: the process start and the model load are not part of it), with its own calibration cache.
  *
- * Prints tokens/s and ratios app ÷ bare (aim ≥ 0.95). Run: npx tsx bench/llamacpp.ts
+ * Prints tokens/s (medians) and ratios app ÷ bare (aim ≥ 0.95): each the median of the ratios of the rounds, in
+ * which the paths run one after the other. Run: npx tsx bench/llamacpp.ts
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -62,15 +63,17 @@ export interface LlamaCppBenchResult {
   app: LlamaCppMeasurement;
   /** The client in the web host's own process (it competes with the host for the event loop). */
   appInProcess: LlamaCppMeasurement;
-  /** app tokens/s ÷ bare tokens/s (best thread count). */
+  /** app tokens/s ÷ bare tokens/s (best thread count), the median over rounds (see {@link pairedRatio}). */
   ratio: number;
-  /** appInProcess tokens/s ÷ bare tokens/s. */
+  /** appInProcess tokens/s ÷ bare tokens/s, likewise. */
   inProcessRatio: number;
   /** `clemplay chat`, a process per reply. */
   cli: LlamaCppMeasurement;
-  /** cli tokens/s ÷ bare tokens/s. */
+  /** cli tokens/s ÷ bare tokens/s, likewise. */
   cliRatio: number;
-  /** app time to first token ÷ bare time to first token. */
+  /** That ratio in each round, in order: the spread behind the median. */
+  cliRoundRatios: number[];
+  /** app time to first token ÷ bare time to first token, likewise. */
   firstTokenRatio: number;
   headline: string;
 }
@@ -80,7 +83,8 @@ const contextSize = 2048;
 const generatedTokens = 192;
 const sweepTokens = 96;
 const runs = 3;
-const comparisonRuns = 5;
+/** Rounds of the comparison; each runs every path once, one after the other. */
+const comparisonRuns = 7;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -247,6 +251,15 @@ function cliRun(query: BenchQuery, run: number, tokens: number): Sample {
   return { tokens: count, firstTokenMs: Number(line[3]), tokensPerSecond: (count - 1) / seconds };
 }
 
+/**
+ * A path's speed relative to the bare loop: the median of its ratio in each round. The two runs of a round are
+ * seconds apart, so a slower minute on this shared machine slows both and leaves their ratio; medians of each side
+ * taken apart would mix a fast minute of one with a slow one of the other.
+ */
+function pairedRatio(path: readonly Sample[], bare: readonly Sample[], value: (sample: Sample) => number): number {
+  return median(path.map((sample, round) => value(sample) / value(bare[round] as Sample)));
+}
+
 function summarize(path: string, threads: number, samples: Sample[]): LlamaCppMeasurement {
   return {
     path,
@@ -321,10 +334,11 @@ export async function main(): Promise<LlamaCppBenchResult> {
     const app = summarize('app (client in its own process)', autoThreads, samples.app);
     const appInProcess = summarize('app (client in the host process)', autoThreads, samples.appInProcess);
     const cli = summarize('clemplay chat (a process per reply)', autoThreads, samples.cli);
-    const ratio = app.tokensPerSecond / bare.tokensPerSecond;
-    const cliRatio = cli.tokensPerSecond / bare.tokensPerSecond;
-    const inProcessRatio = appInProcess.tokensPerSecond / bare.tokensPerSecond;
-    const firstTokenRatio = app.firstTokenMs / bare.firstTokenMs;
+    const speed = (sample: Sample): number => sample.tokensPerSecond;
+    const ratio = pairedRatio(samples.app, samples.bare, speed);
+    const cliRatio = pairedRatio(samples.cli, samples.bare, speed);
+    const inProcessRatio = pairedRatio(samples.appInProcess, samples.bare, speed);
+    const firstTokenRatio = pairedRatio(samples.app, samples.bare, (sample) => sample.firstTokenMs);
     const headline =
       `${(parameters / 1e6).toFixed(0)}M Q4_0 on CPU; bare best ${Math.round(bare.tokensPerSecond)} tokens/s ` +
       `(threads ${best.threads} of 1..${Math.max(cores, 2)}; auto = ${autoThreads}); app over the web host ` +
@@ -345,6 +359,7 @@ export async function main(): Promise<LlamaCppBenchResult> {
       inProcessRatio,
       cli,
       cliRatio,
+      cliRoundRatios: samples.cli.map((sample, round) => speed(sample) / speed(samples.bare[round] as Sample)),
       firstTokenRatio,
       headline,
     };
@@ -388,6 +403,9 @@ if (clientSetup !== undefined) {
         `app/bare tokens/s = ${result.ratio.toFixed(3)} (client in the host process: ${result.inProcessRatio.toFixed(3)}); ` +
           `clemplay chat/bare = ${result.cliRatio.toFixed(3)}; ` +
           `app/bare time to first token = ${result.firstTokenRatio.toFixed(2)}`,
+      );
+      console.log(
+        `clemplay chat/bare in each round: ${result.cliRoundRatios.map((ratio) => ratio.toFixed(2)).join(' ')}`,
       );
       console.log(result.headline);
       // node-llama-cpp's worker threads can keep the process alive after the Llama instance is done.
