@@ -188,6 +188,12 @@ describe('clemplay pair', () => {
     expect(run.stderr).toMatch(/^B \[stop\] 2 tokens/m);
   });
 
+  it('separates the turns of the same message sent twice', async () => {
+    const run = await clemplay(['pair', 'alpha', 'beta', 'hello', 'hello', '--registry', registry]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe('A: alpha 1\nB: beta 1\n\nA: alpha 2\nB: beta 2\n');
+  });
+
   it('--json prints both specs and every turn', async () => {
     const run = await clemplay([
       'pair',

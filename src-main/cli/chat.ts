@@ -246,7 +246,7 @@ function registerPair(program: Command): void {
         });
         const turns: Record<'a' | 'b', TurnResult[]> = { a: [], b: [] };
         let firstError: AppErrorShape | undefined;
-        for (const message of messages) {
+        for (const [position, message] of messages.entries()) {
           const started = await terminal.run(async () => {
             const turn = await terminal.engine.send(session.id, message);
             await turn.finished;
@@ -266,7 +266,7 @@ function registerPair(program: Command): void {
               );
             }
           }
-          if (!options.json && message !== messages.at(-1)) process.stdout.write('\n');
+          if (!options.json && position < messages.length - 1) process.stdout.write('\n');
         }
         const view = await terminal.current();
         if (options.json) {
