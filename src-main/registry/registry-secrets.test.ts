@@ -82,7 +82,12 @@ describe('secret-named fields', () => {
     const home = mkdtempSync(join(tmpdir(), 'clemplay-secrets-cli-'));
     writeFileSync(
       join(home, 'model_registry.json'),
-      JSON.stringify([{ model_name: 'leaky', backend: 'programmatic', api_key: key }]),
+      JSON.stringify([
+        { model_name: 'leaky', backend: 'programmatic', api_key: key },
+        { model_name: 'plain', backend: 'programmatic' },
+        // A variable takes its value from the query into a secret-named field.
+        { model_name: 'bound', backend: 'programmatic', model_id: '?t', token: '?t' },
+      ]),
     );
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [join(findAppRoot(), 'bin', 'clemplay.mjs'), ...args], {
@@ -97,7 +102,14 @@ describe('secret-named fields', () => {
     expect(resolved.stderr).toContain('warning: ');
     expect(resolved.stderr).toContain('"api_key" looks like an API key');
     const models = run('models', '--json');
-    writeFileSync(join(home, 'queries.txt'), 'leaky\n{"model_name": "leaky"}\n');
+    const queries = [
+      'leaky',
+      '{"model_name": "leaky"}',
+      JSON.stringify({ model_name: 'plain', api_key: key }),
+      '{"model_name": "bound", "model_id": "typed-as-id"}',
+      'plain',
+    ];
+    writeFileSync(join(home, 'queries.txt'), `${queries.join('\n')}\n`);
     const batch = run('resolve', '--queries', 'queries.txt');
     expect(batch.status).toBe(0);
     expect(
@@ -108,6 +120,9 @@ describe('secret-named fields', () => {
     ).toEqual([
       expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
       expect.objectContaining({ model_name: 'leaky', api_key: '[redacted]' }),
+      expect.objectContaining({ model_name: 'plain', api_key: '[redacted]' }),
+      expect.objectContaining({ model_name: 'bound', model_id: 'typed-as-id', token: '[redacted]' }),
+      { model_name: 'plain', backend: 'programmatic', lookup_source: join(home, 'model_registry.json') },
     ]);
     const printed = [resolved, models, batch].map((result) => `${result.stdout}${result.stderr}`).join('');
     expect(printed).not.toContain(key);

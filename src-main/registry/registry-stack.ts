@@ -275,7 +275,18 @@ export class RegistryStack {
 
   /** The resolved spec alone, for batches: what {@link resolve} gives as `spec`, without working out its provenance. */
   resolveSpec(query: string | JsonObject): JsonObject {
-    return redactSecretFields(succeeded(lookupFinalSpec(parsed(query), this.index())).finalSpec);
+    const given = parsed(query);
+    const { finalSpec, match } = succeeded(lookupFinalSpec(given, this.index()));
+    // A secret-named field comes from the query or from the entry (a variable's value is text in the entry too), and
+    // the stack knows its entries' since they loaded: so only the query is walked, not every result.
+    const withoutSecrets = match !== null && !this.holdsSecretFields(match) && secretFieldPaths(given).length === 0;
+    return withoutSecrets ? finalSpec : redactSecretFields(finalSpec);
+  }
+
+  /** Whether an entry of the index has secret-named fields holding text (unknown files count as having some). */
+  private holdsSecretFields(sourced: SourcedEntry): boolean {
+    const file = this.loaded.find((loaded) => loaded.spec.path === sourced.file);
+    return file?.good?.secretFields.has(sourced.index) ?? true;
   }
 
   private lookup(query: string | JsonObject): LookupSuccess {

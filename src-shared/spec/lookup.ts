@@ -400,16 +400,16 @@ export function lookup(query: JsonObject, index: RegistryIndex): LookupResult {
 }
 
 /**
- * What {@link lookup} resolves a query to, as its user-facing spec alone (or the same error), for batches such as
+ * What {@link lookup} resolves a query to, as its user-facing spec and the entry (or the same error), for batches such as
  * `resolve --queries`: no provenance is worked out (a fifth of a lookup's cost) and no result object built.
  */
 export function lookupFinalSpec(
   query: JsonObject,
   index: RegistryIndex,
-): { ok: true; finalSpec: JsonObject } | { ok: false; error: NoMatchError } {
+): { ok: true; finalSpec: JsonObject; match: SourcedEntry | null } | { ok: false; error: NoMatchError } {
   const effective = applySpecialNames(query);
   const found = firstMatch(effective, index);
-  if (found !== null) return { ok: true, finalSpec: finalizeSpec(found.result.value) };
+  if (found !== null) return { ok: true, finalSpec: finalizeSpec(found.result.value), match: found.sourced };
   const unmatched = unmatchedResult(effective, index);
-  return unmatched.ok ? { ok: true, finalSpec: unmatched.finalSpec } : unmatched;
+  return unmatched.ok ? { ok: true, finalSpec: unmatched.finalSpec, match: null } : unmatched;
 }
