@@ -56,8 +56,9 @@ function collectSecretFields(value: JsonValue, levelsLeft: number): boolean {
     return true;
   }
   if (!isJsonObject(value)) return true;
-  for (const name in value) {
-    if (!Object.hasOwn(value, name)) continue;
+  const names = Object.keys(value);
+  for (let position = 0; position < names.length; position++) {
+    const name = names[position] as string;
     const item = value[name] as JsonValue;
     if (typeof item === 'string') {
       if (item !== '' && isSecretFieldName(name)) (walkFound ??= []).push(formatPath([...walkPath, name]));

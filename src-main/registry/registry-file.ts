@@ -273,10 +273,13 @@ function checkEntry(entry: unknown): EntryCheck {
   return secrets.length === 0 ? entryWithoutSecrets : { problem, secrets };
 }
 
+const requiredKeys = ['model_name', 'backend'];
+
 /** The first place where an entry (not nested too deep) breaks the schema, or null. */
 function schemaProblem(entry: unknown): { message: string; keyPath: string } | null {
   if (!isObject(entry)) return entryIssue('', `must be an object, not ${describeValue(entry)}`);
-  for (const key of ['model_name', 'backend']) {
+  for (let position = 0; position < requiredKeys.length; position++) {
+    const key = requiredKeys[position] as string;
     const value = Object.hasOwn(entry, key) ? entry[key] : undefined;
     if (value === undefined) return entryIssue(key, 'is missing');
     if (typeof value !== 'string') return entryIssue(key, `must be a string, not ${describeValue(value)}`);

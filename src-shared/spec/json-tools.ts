@@ -46,7 +46,11 @@ export function copyJson(value: JsonValue): JsonValue {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map(copyJson);
   const copy: JsonObject = {};
-  for (const key of Object.keys(value)) setOwnKey(copy, key, copyJson(value[key] as JsonValue));
+  const keys = Object.keys(value);
+  for (let position = 0; position < keys.length; position++) {
+    const key = keys[position] as string;
+    setOwnKey(copy, key, copyJson(value[key] as JsonValue));
+  }
   return copy;
 }
 

@@ -119,7 +119,9 @@ interface Probe {
 
 function probesOf(query: JsonObject): Probe[] {
   const probes: Probe[] = [];
-  for (const key of Object.keys(query)) {
+  const keys = Object.keys(query);
+  for (let position = 0; position < keys.length; position++) {
+    const key = keys[position] as string;
     const value = query[key] as JsonValue;
     if ((typeof value !== 'object' || value === null) && !isVariable(value)) probes.push({ key, value });
   }
@@ -128,7 +130,8 @@ function probesOf(query: JsonObject): Probe[] {
 
 /** A cheap, allocation-free test that rules out most non-matching entries before a full unification. */
 function rejectedByProbes(probes: readonly Probe[], entry: JsonObject): boolean {
-  for (const probe of probes) {
+  for (let position = 0; position < probes.length; position++) {
+    const probe = probes[position] as Probe;
     if (!Object.hasOwn(entry, probe.key)) continue;
     const value = entry[probe.key];
     if (value === probe.value) continue;

@@ -295,7 +295,9 @@ function firstNonJson(value: unknown, path: PathSegment[], depth: number): { pat
     return null;
   }
   if (isJsonObject(value)) {
-    for (const key of Object.keys(value)) {
+    const keys = Object.keys(value);
+    for (let position = 0; position < keys.length; position++) {
+      const key = keys[position] as string;
       path.push(key);
       const found = firstNonJson(value[key], path, depth + 1);
       path.pop();

@@ -50,7 +50,11 @@ export function concreteModelName(spec: JsonObject): string | null {
 export function tagEntry(entry: JsonObject, lookupSource: string): JsonObject {
   if (Object.hasOwn(entry, 'lookup_source')) return entry;
   const tagged: JsonObject = {};
-  for (const key of Object.keys(entry)) setOwnKey(tagged, key, entry[key] as JsonValue);
+  const keys = Object.keys(entry);
+  for (let position = 0; position < keys.length; position++) {
+    const key = keys[position] as string;
+    setOwnKey(tagged, key, entry[key] as JsonValue);
+  }
   tagged['lookup_source'] = lookupSource;
   return tagged;
 }
@@ -92,18 +96,19 @@ export function createRegistryIndex(
   const positionsByName = new Map<string, number[]>();
   const wildcards: number[] = [];
   const names: (string | null)[] = [];
-  entries.forEach((sourced, position) => {
+  for (let position = 0; position < entries.length; position++) {
+    const sourced = entries[position] as SourcedEntry;
     const name = concreteModelName(sourced.untagged ?? sourced.entry);
     names.push(name);
-    if (!indexed) return;
+    if (!indexed) continue;
     if (name === null) {
       wildcards.push(position);
-      return;
+      continue;
     }
     const positions = positionsByName.get(name);
     if (positions === undefined) positionsByName.set(name, [position]);
     else positions.push(position);
-  });
+  }
   return { entries, indexed, positionsByName, wildcards, names };
 }
 

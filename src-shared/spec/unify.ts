@@ -86,18 +86,19 @@ function finalizeValue(value: JsonValue): JsonValue {
     }
     return copy ?? value;
   }
-  // No list of keys or values either: the copy starts at the first key whose value changed.
+  // The copy starts at the first key whose value changed.
   let copy: JsonObject | null = null;
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
+  const keys = Object.keys(value);
+  for (let position = 0; position < keys.length; position++) {
+    const key = keys[position] as string;
     const item = value[key] as JsonValue;
     const finalized = finalizeValue(item);
     if (copy === null) {
       if (finalized === item) continue;
       copy = {};
-      for (const earlier in value) {
-        if (earlier === key) break;
-        if (Object.hasOwn(value, earlier)) setOwnKey(copy, earlier, value[earlier] as JsonValue);
+      for (let earlier = 0; earlier < position; earlier++) {
+        const earlierKey = keys[earlier] as string;
+        setOwnKey(copy, earlierKey, value[earlierKey] as JsonValue);
       }
     }
     setOwnKey(copy, key, finalized);
@@ -351,13 +352,17 @@ class Unifier {
  */
 export function unifyFlat(left: JsonObject, right: JsonObject): UnifySuccess | null {
   const merged: JsonObject = {};
-  for (const key of Object.keys(left)) {
+  const leftKeys = Object.keys(left);
+  for (let position = 0; position < leftKeys.length; position++) {
+    const key = leftKeys[position] as string;
     const value = left[key] as JsonValue;
     if ((typeof value === 'object' && value !== null) || isVariable(value)) return null;
     if (Object.hasOwn(right, key) && right[key] !== value) return null;
     setOwnKey(merged, key, value);
   }
-  for (const key of Object.keys(right)) {
+  const rightKeys = Object.keys(right);
+  for (let position = 0; position < rightKeys.length; position++) {
+    const key = rightKeys[position] as string;
     if (!Object.hasOwn(left, key)) setOwnKey(merged, key, copyJson(right[key] as JsonValue));
   }
   return { ok: true, value: merged, bindings: {}, bindingSides: {} };
