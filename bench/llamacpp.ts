@@ -84,7 +84,7 @@ const generatedTokens = 192;
 const sweepTokens = 96;
 const runs = 3;
 /** Rounds of the comparison; each runs every path once, one after the other. */
-const comparisonRuns = 7;
+const comparisonRuns = 11;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
