@@ -79,8 +79,10 @@ test.describe('the Local models page in Chromium', () => {
     await page.getByTestId('local-download-uri').fill(`${server.url}/large.gguf`);
     await page.getByTestId('local-download-start').click();
     const status = page.getByTestId('local-download-status');
-    // Later chunks arrive while the first is held: the bar shows part of the file.
-    await expect(status).toHaveText(/ of [\d.]+ MiB \(([1-9]\d?)%\)/, { timeout: 20_000 });
+    // While the first chunk is held the bar shows part of the file: at least the first bytes the downloader read
+    // (later chunks usually arrive too, but node-llama-cpp's downloader does not always report them before the
+    // first one is done: about one run in five after the other test, on the commit before this assertion as well).
+    await expect(status).toHaveText(/[\d.]+ (KiB|MiB) of [\d.]+ MiB \((\d\d?)%\)/, { timeout: 20_000 });
     // <progress value> reflects what the page set.
     const value = Number(await page.getByTestId('local-download-progress').getAttribute('value'));
     expect(value).toBeGreaterThan(0);
