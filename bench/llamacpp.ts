@@ -251,13 +251,18 @@ function cliRun(query: BenchQuery, run: number, tokens: number): Sample {
   return { tokens: count, firstTokenMs: Number(line[3]), tokensPerSecond: (count - 1) / seconds };
 }
 
+/** A path's figure ÷ the bare loop's, round by round. */
+function roundRatios(path: readonly Sample[], bare: readonly Sample[], value: (sample: Sample) => number): number[] {
+  return path.map((sample, round) => value(sample) / value(bare[round] as Sample));
+}
+
 /**
  * A path's speed relative to the bare loop: the median of its ratio in each round. The two runs of a round are
  * seconds apart, so a slower minute on this shared machine slows both and leaves their ratio; medians of each side
  * taken apart would mix a fast minute of one with a slow one of the other.
  */
 function pairedRatio(path: readonly Sample[], bare: readonly Sample[], value: (sample: Sample) => number): number {
-  return median(path.map((sample, round) => value(sample) / value(bare[round] as Sample)));
+  return median(roundRatios(path, bare, value));
 }
 
 function summarize(path: string, threads: number, samples: Sample[]): LlamaCppMeasurement {
@@ -359,7 +364,7 @@ export async function main(): Promise<LlamaCppBenchResult> {
       inProcessRatio,
       cli,
       cliRatio,
-      cliRoundRatios: samples.cli.map((sample, round) => speed(sample) / speed(samples.bare[round] as Sample)),
+      cliRoundRatios: roundRatios(samples.cli, samples.bare, speed),
       firstTokenRatio,
       headline,
     };
