@@ -10,7 +10,7 @@ import {
   unmatchedResult,
 } from './lookup.js';
 import type { RegistryIndex, SourcedEntry } from './registry-index.js';
-import { isCandidate } from './registry-index.js';
+import { isCandidate, plainSourcedEntry } from './registry-index.js';
 import type { UnifySuccess } from './unify.js';
 import { unify } from './unify.js';
 
@@ -44,10 +44,6 @@ export interface Explanation {
   provenance: Provenance | null;
   /** The same result {@link lookup} gives: the resolved spec, or the no-match error. */
   result: LookupResult;
-}
-
-function plainSourcedEntry({ entry, file, lookupSource, index }: SourcedEntry): SourcedEntry {
-  return { entry, file, lookupSource, index };
 }
 
 /**

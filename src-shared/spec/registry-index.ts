@@ -59,6 +59,11 @@ export function tagEntry(entry: JsonObject, lookupSource: string): JsonObject {
   return tagged;
 }
 
+/** A sourced entry as a plain object of its four fields, whatever it was (a {@link LazilyTaggedEntry}, say). */
+export function plainSourcedEntry({ entry, file, lookupSource, index }: SourcedEntry): SourcedEntry {
+  return { entry, file, lookupSource, index };
+}
+
 /**
  * An entry whose tagged copy is made when a lookup first reads it. A registry of thousands of entries is indexed by
  * every CLI call, and a lookup reads only its few candidates; copying every entry up front cost more than all of them.
@@ -80,7 +85,7 @@ export class LazilyTaggedEntry implements SourcedEntry {
 
   /** In JSON, what any other {@link SourcedEntry} looks like. */
   toJSON(): SourcedEntry {
-    return { entry: this.entry, file: this.file, lookupSource: this.lookupSource, index: this.index };
+    return plainSourcedEntry(this);
   }
 }
 
