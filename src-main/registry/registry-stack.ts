@@ -285,8 +285,7 @@ export class RegistryStack {
 
   /** Whether an entry of the index has secret-named fields holding text (unknown files count as having some). */
   private holdsSecretFields(sourced: SourcedEntry): boolean {
-    const file = this.loaded.find((loaded) => loaded.spec.path === sourced.file);
-    return file?.good?.secretFields.has(sourced.index) ?? true;
+    return this.loadedAt(sourced.file)?.good?.secretFields.has(sourced.index) ?? true;
   }
 
   private lookup(query: string | JsonObject): LookupSuccess {
@@ -317,12 +316,16 @@ export class RegistryStack {
 
   /** The role of a file of the stack by its absolute path (as the index names it): hot, so no path resolution. */
   private roleOf(absolutePath: string): RegistryRole {
-    return (this.loaded.find((file) => file.spec.path === absolutePath) ?? this.find(absolutePath)).spec.role;
+    return (this.loadedAt(absolutePath) ?? this.find(absolutePath)).spec.role;
+  }
+
+  /** The file of the stack at an absolute path (as the index names files), if there is one. */
+  private loadedAt(absolutePath: string): LoadedFile | undefined {
+    return this.loaded.find((file) => file.spec.path === absolutePath);
   }
 
   private find(path: string): LoadedFile {
-    const absolute = resolve(path);
-    const file = this.loaded.find((candidate) => candidate.spec.path === absolute);
+    const file = this.loadedAt(resolve(path));
     if (file === undefined) throw new AppError('not-found', `${path} is not a registry file of this stack`);
     return file;
   }
